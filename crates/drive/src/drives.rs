@@ -1,0 +1,161 @@
+//! Drives: one personal drive per user and one shared drive per group, made on first use, and
+//! who may reach them.
+
+use graphdrive_storage::Tx;
+use graphdrive_storage::metadata::{DriveRecord, PrincipalKind, PrincipalRecord};
+
+use crate::access::{Caller, CallerKind, Need, denied};
+use crate::error::{DriveError, Result, not_found};
+use crate::identities::find_principal;
+use crate::service::{DriveService, now_millis};
+use crate::tokens::random_token;
+
+/// How a request names a drive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DriveSelector {
+    /// `/me/drive` or `/drive`: the caller's own.
+    Me,
+    /// `/drives/{id}`
+    Id(String),
+    /// `/users/{id-or-name}/drive`
+    User(String),
+    /// `/groups/{id}/drive`
+    Group(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Drive {
+    pub record: DriveRecord,
+    pub owner: PrincipalRecord,
+}
+
+/// A drive with its usage, for `GET …/drive`.
+#[derive(Clone, Debug)]
+pub struct DriveView {
+    pub drive: Drive,
+    pub used: i64,
+    pub file_count: i64,
+}
+
+impl DriveService {
+    /// Opens the drive a request names, checking that the caller's scopes allow `need` and that
+    /// the caller may reach it.
+    pub async fn open_drive(
+        &self,
+        caller: &Caller,
+        selector: &DriveSelector,
+        need: Need,
+    ) -> Result<Drive> {
+        caller.require(need)?;
+        let mut tx = self.store().read().await?;
+        let existing = match selector {
+            DriveSelector::Me => {
+                if caller.kind == CallerKind::App {
+                    return Err(DriveError::InvalidRequest(
+                        "/me request is only valid with delegated authentication flow.".into(),
+                    ));
+                }
+                let owner = tx.principal(&caller.id).await?.ok_or_else(not_found)?;
+                self.existing_drive_of(&mut tx, owner).await?
+            }
+            DriveSelector::User(u) => {
+                let owner = find_principal(&mut tx, PrincipalKind::User, u)
+                    .await?
+                    .ok_or_else(not_found)?;
+                self.existing_drive_of(&mut tx, owner).await?
+            }
+            DriveSelector::Group(g) => {
+                let owner = find_principal(&mut tx, PrincipalKind::Group, g)
+                    .await?
+                    .ok_or_else(not_found)?;
+                self.existing_drive_of(&mut tx, owner).await?
+            }
+            DriveSelector::Id(id) => {
+                let record = tx.drive(id).await?.ok_or_else(not_found)?;
+                let owner = tx
+                    .principal(&record.owner_id)
+                    .await?
+                    .ok_or_else(not_found)?;
+                Ok(Drive { record, owner })
+            }
+        };
+        let drive = match existing {
+            Ok(d) => d,
+            Err(owner) => {
+                if !may_reach(&mut tx, caller, &owner).await? {
+                    return Err(denied());
+                }
+                drop(tx);
+                return self.provision_drive(owner).await;
+            }
+        };
+        if !may_reach(&mut tx, caller, &drive.owner).await? {
+            return Err(denied());
+        }
+        Ok(drive)
+    }
+
+    /// The owner's drive, or the owner back when it has none yet.
+    async fn existing_drive_of(
+        &self,
+        tx: &mut Tx,
+        owner: PrincipalRecord,
+    ) -> Result<Result<Drive, PrincipalRecord>> {
+        Ok(match tx.drive_of_owner(&owner.id).await? {
+            Some(record) => Ok(Drive { record, owner }),
+            None => Err(owner),
+        })
+    }
+
+    /// Makes the drive of a user or group on first use (a concurrent first use wins the race).
+    async fn provision_drive(&self, owner: PrincipalRecord) -> Result<Drive> {
+        let mut tx = self.store().write().await?;
+        if let Some(record) = tx.drive_of_owner(&owner.id).await? {
+            return Ok(Drive { record, owner });
+        }
+        let now = now_millis();
+        let id = format!("b!{}", random_token(24));
+        let root_id = tx.insert_root(&id, &owner.id, now).await?;
+        let (drive_type, name) = match owner.kind.as_str() {
+            "group" => ("documentLibrary", "Documents"),
+            _ => ("business", "OneDrive"),
+        };
+        let record = DriveRecord {
+            id,
+            owner_id: owner.id.clone(),
+            drive_type: drive_type.into(),
+            name: name.into(),
+            root_id,
+            quota_total: self.config().default_quota,
+            created_at: now,
+        };
+        tx.insert_drive(&record).await?;
+        tx.commit().await?;
+        Ok(Drive { record, owner })
+    }
+
+    pub async fn drive_view(&self, caller: &Caller, selector: &DriveSelector) -> Result<DriveView> {
+        let drive = self.open_drive(caller, selector, Need::Read).await?;
+        let mut tx = self.store().read().await?;
+        let root = tx.item(drive.record.root_id).await?.ok_or_else(not_found)?;
+        let file_count = tx.drive_file_count(&drive.record.id).await?;
+        Ok(DriveView {
+            drive,
+            used: root.size,
+            file_count,
+        })
+    }
+}
+
+/// A user reaches their own drive and the drives of their groups; an application with an `.All`
+/// scope reaches every drive.
+async fn may_reach(tx: &mut Tx, caller: &Caller, owner: &PrincipalRecord) -> Result<bool> {
+    Ok(match caller.kind {
+        CallerKind::App => caller.scopes.all,
+        CallerKind::User => match owner.kind.as_str() {
+            "user" => owner.id == caller.id,
+            "group" => tx.is_group_member(&owner.id, &caller.id).await?,
+            _ => false,
+        },
+    })
+}

@@ -1,0 +1,39 @@
+//! Background upkeep: expired upload sessions and content no item references any more.
+
+use crate::error::Result;
+use crate::service::{DriveService, now_millis};
+
+/// How long unreferenced content is kept before its bytes are removed, so that an upload racing
+/// with the last delete of the same bytes keeps them.
+const BLOB_GRACE_MILLIS: i64 = 3600 * 1000;
+
+/// What one round of upkeep removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Collected {
+    pub upload_sessions: usize,
+    pub blobs: usize,
+}
+
+impl DriveService {
+    pub async fn collect_garbage(&self) -> Result<Collected> {
+        let now = now_millis();
+        let mut tx = self.store().write().await?;
+        let sessions = tx.take_expired_upload_sessions(now).await?;
+        let blobs = tx
+            .take_unreferenced_blobs(now - BLOB_GRACE_MILLIS, 1000)
+            .await?;
+        tx.commit().await?;
+        for s in &sessions {
+            let _ = self.blobs().remove_parts(s).await;
+        }
+        for b in &blobs {
+            if let Err(e) = self.blobs().remove(b).await {
+                tracing::warn!(blob = %b, error = %e, "could not remove unreferenced content");
+            }
+        }
+        Ok(Collected {
+            upload_sessions: sessions.len(),
+            blobs: blobs.len(),
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! Graph's error envelope: one place that decides status, code and message.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use graphdrive_drive::DriveError;
+
+/// An error as the wire shows it. Its body is written by the request-context middleware, which
+/// knows the request ids that `innerError` carries.
+#[derive(Clone, Debug)]
+pub struct GraphError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// A more specific code, nested in `innerError`.
+    pub inner_code: Option<&'static str>,
+}
+
+impl GraphError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            inner_code: None,
+        }
+    }
+
+    pub fn with_inner(mut self, inner: &'static str) -> Self {
+        self.inner_code = Some(inner);
+        self
+    }
+
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalidRequest", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "itemNotFound", message)
+    }
+
+    pub fn not_supported(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_IMPLEMENTED, "notSupported", message)
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "notAllowed",
+            "The HTTP method is not allowed on this resource.",
+        )
+    }
+
+    pub fn too_large(limit: u64) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalidRequest",
+            format!("The request body exceeds the maximum allowed size of {limit} bytes."),
+        )
+        .with_inner("maxFileSizeExceeded")
+    }
+}
+
+impl From<DriveError> for GraphError {
+    fn from(e: DriveError) -> Self {
+        use DriveError::*;
+        let message = e.to_string();
+        match e {
+            Unauthenticated(_) => GraphError::new(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                message,
+            ),
+            AccessDenied(_) => GraphError::new(StatusCode::FORBIDDEN, "accessDenied", message),
+            NotFound(_) => GraphError::not_found(message),
+            NameConflict(_) => GraphError::new(StatusCode::CONFLICT, "nameAlreadyExists", message),
+            InvalidRequest(_) => GraphError::invalid_request(message),
+            InvalidName { detail, .. } => GraphError::invalid_request(message).with_inner(detail),
+            PreconditionFailed => {
+                GraphError::new(StatusCode::PRECONDITION_FAILED, "resourceModified", message)
+                    .with_inner("entityTagDoesNotMatch")
+            }
+            TooLarge(limit) => GraphError::too_large(limit),
+            InvalidRange { detail, .. } => {
+                GraphError::new(StatusCode::RANGE_NOT_SATISFIABLE, "invalidRange", message)
+                    .with_inner(detail)
+            }
+            QuotaExceeded => GraphError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "quotaLimitReached",
+                message,
+            ),
+            Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                GraphError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "generalException",
+                    "An unexpected error occurred while processing the request.",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for GraphError {
+    fn into_response(self) -> Response {
+        let mut res = self.status.into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(
+                    "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"",
+                ),
+            );
+        }
+        res.extensions_mut().insert(self);
+        res
+    }
+}
+
+pub type GraphResult<T> = Result<T, GraphError>;

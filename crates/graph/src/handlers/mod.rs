@@ -1,0 +1,129 @@
+//! Request handling: [`dispatch`] turns a Graph URL into an operation and calls its handler.
+
+pub mod content;
+mod drive;
+mod items;
+pub mod uploads;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use graphdrive_drive::Caller;
+use graphdrive_drive::drives::DriveSelector;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::SharedState;
+use crate::address::{self, Action, Target};
+use crate::error::{GraphError, GraphResult};
+use crate::query::QueryOptions;
+
+/// Largest JSON body accepted.
+const MAX_JSON_BODY: usize = 1 << 20;
+
+/// One Graph API request, parsed and authenticated.
+pub(crate) struct GraphRequest {
+    pub state: SharedState,
+    pub caller: Caller,
+    pub drive: DriveSelector,
+    pub query: QueryOptions,
+    pub headers: HeaderMap,
+    pub uri: Uri,
+}
+
+impl GraphRequest {
+    pub fn header(&self, name: impl header::AsHeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub(crate) async fn dispatch(
+    State(state): State<SharedState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match route(state, method, uri, headers, body).await {
+        Ok(res) => res,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn route(
+    state: SharedState,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> GraphResult<Response> {
+    let rest = address::strip_version(uri.path())
+        .ok_or_else(|| GraphError::invalid_request("Invalid API version; use /v1.0 or /v2.0."))?;
+    let token = bearer(&headers);
+    let caller = state.service.keys().authenticate(token.as_deref())?;
+    let addr = address::parse(rest)?;
+    let query = QueryOptions::parse(uri.query())?;
+    let req = GraphRequest {
+        state,
+        caller,
+        drive: addr.drive,
+        query,
+        headers,
+        uri,
+    };
+    match addr.target {
+        Target::Drive => match method {
+            Method::GET | Method::HEAD => drive::get(req).await,
+            _ => Err(GraphError::method_not_allowed()),
+        },
+        Target::Item { at, action } => match (action, method) {
+            (Action::None, Method::GET | Method::HEAD) => items::get(req, at).await,
+            (Action::None, Method::PATCH) => items::update(req, at, body).await,
+            (Action::None, Method::DELETE) => items::delete(req, at).await,
+            (Action::Children, Method::GET | Method::HEAD) => items::list(req, at).await,
+            (Action::Children, Method::POST) => items::create_folder(req, at, body).await,
+            (Action::Content, Method::GET | Method::HEAD) => content::get(req, at).await,
+            (Action::Content, Method::PUT) => content::put(req, at, body).await,
+            (Action::CreateUploadSession, Method::POST) => uploads::create(req, at, body).await,
+            (Action::Copy, Method::POST) => {
+                Err(GraphError::not_supported("Copy is not available yet."))
+            }
+            _ => Err(GraphError::method_not_allowed()),
+        },
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header.
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+/// Reads a JSON request body; an empty body reads as `T::default()`.
+pub(crate) async fn read_json<T: DeserializeOwned + Default>(body: Body) -> GraphResult<T> {
+    let bytes = axum::body::to_bytes(body, MAX_JSON_BODY)
+        .await
+        .map_err(|_| GraphError::too_large(MAX_JSON_BODY as u64))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| GraphError::invalid_request(format!("Invalid request body: {e}.")))
+}
+
+pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+pub(crate) fn not_modified() -> Response {
+    StatusCode::NOT_MODIFIED.into_response()
+}

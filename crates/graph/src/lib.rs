@@ -1,0 +1,83 @@
+//! The Microsoft Graph drive API over HTTP: routing, item addressing, OData query options, JSON
+//! shapes and the error envelope. Handlers parse, call the drive domain, and shape the response.
+
+pub mod address;
+pub mod error;
+mod handlers;
+pub mod json;
+pub mod query;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::any;
+use graphdrive_drive::DriveService;
+use serde_json::json;
+
+pub use error::GraphError;
+
+/// What every handler shares.
+pub struct AppState {
+    pub service: DriveService,
+    /// The absolute URL clients reach the server at, without a trailing slash; monitor, download
+    /// and upload URLs are built on it.
+    pub public_url: String,
+}
+
+pub type SharedState = Arc<AppState>;
+
+/// The whole HTTP surface.
+pub fn router(state: SharedState) -> Router {
+    Router::new()
+        .route("/health", any(|| async { "ok" }))
+        .route("/dl/{token}", any(handlers::content::download))
+        .route("/upload/{session}", any(handlers::uploads::session_url))
+        .fallback(handlers::dispatch)
+        .with_state(state)
+        .layer(middleware::from_fn(request_context))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// Gives every response its `request-id` (and echoes `client-request-id`), and writes the Graph
+/// error envelope for errors, whose `innerError` carries those ids.
+async fn request_context(req: Request, next: Next) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let client_request_id = req
+        .headers()
+        .get("client-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut res = next.run(req).await;
+    if let Some(err) = res.extensions_mut().remove::<GraphError>() {
+        let mut inner = json!({
+            "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
+            "request-id": request_id,
+            "client-request-id": client_request_id.as_deref().unwrap_or(&request_id),
+        });
+        if let Some(code) = err.inner_code {
+            inner["code"] = json!(code);
+        }
+        let body =
+            json!({ "error": { "code": err.code, "message": err.message, "innerError": inner } });
+        *res.body_mut() = Body::from(body.to_string());
+        let headers = res.headers_mut();
+        headers.remove(header::CONTENT_LENGTH);
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("request-id", v);
+    }
+    if let Some(v) = client_request_id.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.insert("client-request-id", v);
+    }
+    res
+}

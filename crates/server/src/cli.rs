@@ -1,0 +1,164 @@
+//! Command-line interface. Every setting also reads from a `GRAPHDRIVE_*` environment variable.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use graphdrive_drive::{CallerKind, DriveConfig, DriveService};
+use graphdrive_storage::{BlobStore, MetadataStore};
+
+use crate::server;
+
+#[derive(Parser)]
+#[command(
+    name = "graphdrive",
+    version,
+    about = "A file-storage server that speaks the Microsoft Graph drive API"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct StorageArgs {
+    /// Where the embedded metadata database and file contents live.
+    #[arg(
+        long,
+        global = true,
+        env = "GRAPHDRIVE_DATA_DIR",
+        default_value = "./graphdrive-data"
+    )]
+    data_dir: PathBuf,
+    /// Metadata database URL: `sqlite://PATH` or `postgres://…` (default: SQLite in the data dir).
+    #[arg(long, global = true, env = "GRAPHDRIVE_METADATA")]
+    metadata: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Print a bearer token (and nothing else).
+    Token(TokenArgs),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GRAPHDRIVE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The URL clients reach the server at (default: http:// and the listening address).
+    #[arg(long, env = "GRAPHDRIVE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Largest simple upload (`PUT …/content`), in bytes.
+    #[arg(
+        long,
+        env = "GRAPHDRIVE_MAX_UPLOAD_SIZE",
+        default_value_t = 250_000_000
+    )]
+    pub max_upload_size: u64,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user.
+    Add {
+        name: String,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum GroupCommand {
+    /// Add a group (or members to it); prints the group's id.
+    Add {
+        name: String,
+        #[arg(long = "member")]
+        members: Vec<String>,
+    },
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    /// A user's delegated token.
+    #[arg(long, conflicts_with = "app", required_unless_present = "app")]
+    user: Option<String>,
+    /// An application's token (the application is made on first use).
+    #[arg(long)]
+    app: Option<String>,
+    /// A scope, e.g. Files.ReadWrite (repeat for more).
+    #[arg(long = "scope", required = true)]
+    scopes: Vec<String>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    ttl: i64,
+}
+
+impl Cli {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let config = match &self.command {
+            Command::Serve(args) => DriveConfig {
+                max_simple_upload: args.max_upload_size,
+                ..DriveConfig::default()
+            },
+            _ => DriveConfig::default(),
+        };
+        let service = open_service(&self.storage, config).await;
+        match self.command {
+            Command::Serve(args) => server::serve(service?, args).await,
+            Command::User(UserCommand::Add { name, display_name }) => {
+                let user = service?.add_user(&name, display_name.as_deref()).await?;
+                println!("{}", user.id);
+                Ok(())
+            }
+            Command::Group(GroupCommand::Add { name, members }) => {
+                let group = service?.add_group(&name, &members).await?;
+                println!("{}", group.id);
+                Ok(())
+            }
+            Command::Token(t) => {
+                let (kind, name) = match (t.user, t.app) {
+                    (Some(u), _) => (CallerKind::User, u),
+                    (None, Some(a)) => (CallerKind::App, a),
+                    (None, None) => unreachable!("clap requires --user or --app"),
+                };
+                println!(
+                    "{}",
+                    service?.issue_token(kind, &name, &t.scopes, t.ttl).await?
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn open_service(storage: &StorageArgs, config: DriveConfig) -> anyhow::Result<DriveService> {
+    std::fs::create_dir_all(&storage.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            storage.data_dir.display()
+        )
+    })?;
+    let url = match &storage.metadata {
+        Some(url) => url.clone(),
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            storage.data_dir.join("metadata.db").display()
+        ),
+    };
+    let store = MetadataStore::open(&url)
+        .await
+        .with_context(|| format!("cannot open the metadata store {url}"))?;
+    let blobs = BlobStore::local(&storage.data_dir.join("blobs"))?;
+    Ok(DriveService::new(store, blobs, config).await?)
+}

@@ -1,0 +1,57 @@
+//! Runs the HTTP server and its background upkeep.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use graphdrive_drive::DriveService;
+use graphdrive_graph::AppState;
+
+use crate::cli::ServeArgs;
+
+pub async fn serve(service: DriveService, args: ServeArgs) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = args
+        .public_url
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_string();
+    tokio::spawn(upkeep(service.clone()));
+    let app = graphdrive_graph::router(Arc::new(AppState {
+        service,
+        public_url: public_url.clone(),
+    }));
+    println!("graphdrive listening on http://{addr} (public URL {public_url})");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+async fn upkeep(service: DriveService) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        if let Err(e) = service.collect_garbage().await {
+            tracing::warn!(error = %e, "upkeep failed");
+        }
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,237 @@
+//! The blob store: file contents addressed by their SHA-256, on any OpenDAL backend (local disk
+//! by default). A blob is written once under a temporary name while its hashes are computed in the
+//! stream, made durable, then renamed into place; identical bytes are stored once.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt};
+use opendal::Operator;
+use sha1::Digest;
+
+use crate::{Result, StorageError};
+
+/// A blob that is durably stored, with the hashes Graph reports for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredBlob {
+    /// Lower-case hex SHA-256; also the blob's address.
+    pub sha256: String,
+    /// Upper-case hex SHA-1, as OneDrive writes it.
+    pub sha1: String,
+    /// Base64 QuickXorHash.
+    pub quickxor: String,
+    pub size: u64,
+}
+
+#[derive(Clone)]
+pub struct BlobStore {
+    op: Operator,
+    /// Set for the local-disk backend, whose directories must be fsynced after a rename.
+    local_root: Option<PathBuf>,
+}
+
+/// The three hashes, fed together as bytes stream by.
+struct Hashers {
+    sha256: sha2::Sha256,
+    sha1: sha1::Sha1,
+    quickxor: quickxorhash::QuickXorHash,
+    size: u64,
+}
+
+impl Hashers {
+    fn new() -> Self {
+        Self {
+            sha256: sha2::Sha256::new(),
+            sha1: sha1::Sha1::new(),
+            quickxor: quickxorhash::QuickXorHash::new(),
+            size: 0,
+        }
+    }
+
+    fn update(&mut self, chunk: &[u8]) {
+        self.sha256.update(chunk);
+        self.sha1.update(chunk);
+        self.quickxor.update(chunk);
+        self.size += chunk.len() as u64;
+    }
+
+    fn finish(mut self) -> StoredBlob {
+        StoredBlob {
+            sha256: hex::encode(self.sha256.finalize()),
+            sha1: hex::encode_upper(self.sha1.finalize()),
+            quickxor: base64::engine::general_purpose::STANDARD.encode(self.quickxor.finalize()),
+            size: self.size,
+        }
+    }
+}
+
+fn blob_path(sha256: &str) -> String {
+    format!("blobs/{}/{}/{}", &sha256[0..2], &sha256[2..4], sha256)
+}
+
+fn part_dir(session: &str) -> String {
+    format!("uploads/{session}/")
+}
+
+impl BlobStore {
+    /// A blob store on the local disk under `dir`.
+    pub fn local(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::Stream(e.to_string()))?;
+        let root = dir.to_string_lossy().to_string();
+        let op = Operator::new(opendal::services::Fs::default().root(&root))?;
+        Ok(Self {
+            op,
+            local_root: Some(dir.to_path_buf()),
+        })
+    }
+
+    /// Stores a stream of bytes, failing with [`StorageError::TooLarge`] past `limit` bytes.
+    /// When this returns, the bytes are durable; nothing is left behind when it fails.
+    pub async fn put_stream<S, E>(&self, stream: S, limit: u64) -> Result<StoredBlob>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let tmp = format!("tmp/{}", uuid::Uuid::new_v4());
+        match self.write_hashed(&tmp, stream, limit).await {
+            Ok(blob) => {
+                self.place(&tmp, &blob.sha256).await?;
+                Ok(blob)
+            }
+            Err(e) => {
+                let _ = self.op.delete(&tmp).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn write_hashed<S, E>(&self, path: &str, mut stream: S, limit: u64) -> Result<StoredBlob>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let mut hashers = Hashers::new();
+        let mut writer = self.op.writer(path).await?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| StorageError::Stream(e.to_string()))?;
+            if hashers.size + chunk.len() as u64 > limit {
+                let _ = writer.abort().await;
+                return Err(StorageError::TooLarge(limit));
+            }
+            hashers.update(&chunk);
+            writer.write(chunk).await?;
+        }
+        // Closing the local-disk writer fsyncs the file.
+        writer.close().await?;
+        Ok(hashers.finish())
+    }
+
+    /// Moves a finished temporary file to its content address (or drops it if those bytes are
+    /// already stored).
+    async fn place(&self, tmp: &str, sha256: &str) -> Result<()> {
+        let target = blob_path(sha256);
+        if self.op.exists(&target).await? {
+            self.op.delete(tmp).await?;
+            return Ok(());
+        }
+        self.op.rename(tmp, &target).await?;
+        if let Some(root) = &self.local_root {
+            let dir = root.join(&target).parent().map(Path::to_path_buf);
+            if let Some(dir) = dir {
+                tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
+                    .await
+                    .map_err(|e| StorageError::Stream(e.to_string()))?
+                    .map_err(|e| StorageError::Stream(e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The bytes of a blob, or of the byte range `start..end` of it.
+    pub async fn read(
+        &self,
+        sha256: &str,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static + use<>> {
+        let reader = self.op.reader(&blob_path(sha256)).await?;
+        let stream = match range {
+            Some(r) => reader.into_bytes_stream(r).await?,
+            None => reader.into_bytes_stream(..).await?,
+        };
+        Ok(stream.map_err(std::io::Error::other))
+    }
+
+    pub async fn remove(&self, sha256: &str) -> Result<()> {
+        self.op.delete(&blob_path(sha256)).await?;
+        Ok(())
+    }
+
+    /// Stores one fragment of an upload session under a fresh object name, which it returns with
+    /// the number of bytes the fragment held.
+    pub async fn put_part<S, E>(
+        &self,
+        session: &str,
+        mut stream: S,
+        limit: u64,
+    ) -> Result<(String, u64)>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let path = format!("{}{}", part_dir(session), uuid::Uuid::new_v4());
+        let mut writer = self.op.writer(&path).await?;
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(StorageError::Stream(e.to_string()));
+                }
+            };
+            size += chunk.len() as u64;
+            if size > limit {
+                let _ = writer.abort().await;
+                return Err(StorageError::TooLarge(limit));
+            }
+            writer.write(chunk).await?;
+        }
+        writer.close().await?;
+        Ok((path, size))
+    }
+
+    /// Removes a fragment that was stored but not accepted.
+    pub async fn remove_part(&self, object: &str) -> Result<()> {
+        self.op.delete(object).await?;
+        Ok(())
+    }
+
+    /// Joins the accepted fragments (`parts`, in order) of a finished upload session into one
+    /// blob, then removes every fragment the session stored.
+    pub async fn assemble_parts(
+        &self,
+        session: &str,
+        parts: Vec<String>,
+        size_limit: u64,
+    ) -> Result<StoredBlob> {
+        let op = self.op.clone();
+        let stream = futures::stream::iter(parts)
+            .then(move |p| {
+                let op = op.clone();
+                async move { op.reader(&p).await?.into_bytes_stream(..).await }
+            })
+            .try_flatten();
+        let blob = self.put_stream(Box::pin(stream), size_limit).await?;
+        self.remove_parts(session).await?;
+        Ok(blob)
+    }
+
+    pub async fn remove_parts(&self, session: &str) -> Result<()> {
+        self.op
+            .delete_with(&part_dir(session))
+            .recursive(true)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,56 @@
+//! Reference counts of content blobs. A blob whose count drops to zero is kept for a grace
+//! period (`zero_since`) before it is collected, so an upload racing with the last delete of the
+//! same bytes never loses its content.
+
+use super::Tx;
+use crate::{Result, StoredBlob};
+
+impl Tx {
+    /// Adds `n` references to a blob, recording it if it is new.
+    pub async fn add_blob_refs(&mut self, blob: &StoredBlob, n: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO blobs (hash, size, sha1, quickxor, refcount, zero_since) \
+             VALUES ($1, $2, $3, $4, $5, NULL) \
+             ON CONFLICT (hash) DO UPDATE SET refcount = blobs.refcount + $5, zero_since = NULL",
+        )
+        .bind(&blob.sha256)
+        .bind(blob.size as i64)
+        .bind(&blob.sha1)
+        .bind(&blob.quickxor)
+        .bind(n)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn release_blob_refs(&mut self, hash: &str, n: i64, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE blobs SET refcount = refcount - $2, \
+             zero_since = CASE WHEN refcount - $2 <= 0 THEN $3 ELSE NULL END WHERE hash = $1",
+        )
+        .bind(hash)
+        .bind(n)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets blobs that have had no reference since before `cutoff`; returns their hashes so
+    /// their bytes can be removed.
+    pub async fn take_unreferenced_blobs(
+        &mut self,
+        cutoff: i64,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "DELETE FROM blobs WHERE hash IN (SELECT hash FROM blobs \
+             WHERE refcount <= 0 AND zero_since < $1 LIMIT $2) RETURNING hash",
+        )
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+}

@@ -1,0 +1,46 @@
+use super::{DriveRecord, Tx};
+use crate::Result;
+
+impl Tx {
+    pub async fn insert_drive(&mut self, d: &DriveRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO drives (id, owner_id, drive_type, name, root_id, quota_total, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&d.id)
+        .bind(&d.owner_id)
+        .bind(&d.drive_type)
+        .bind(&d.name)
+        .bind(d.root_id)
+        .bind(d.quota_total)
+        .bind(d.created_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn drive(&mut self, id: &str) -> Result<Option<DriveRecord>> {
+        Ok(sqlx::query_as("SELECT * FROM drives WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?)
+    }
+
+    pub async fn drive_of_owner(&mut self, owner_id: &str) -> Result<Option<DriveRecord>> {
+        Ok(sqlx::query_as("SELECT * FROM drives WHERE owner_id = $1")
+            .bind(owner_id)
+            .fetch_optional(self.conn())
+            .await?)
+    }
+
+    /// Number of files in a drive (for `quota.fileCount`).
+    pub async fn drive_file_count(&mut self, drive_id: &str) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM items WHERE drive_id = $1 AND is_folder = 0",
+        )
+        .bind(drive_id)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(n)
+    }
+}

@@ -1,0 +1,138 @@
+//! The metadata store: one interface over SQLite (embedded default) and PostgreSQL.
+//!
+//! Both backends run the same SQL through sqlx's `Any` driver (`$1` placeholders work on both);
+//! each has its own versioned migrations, applied at start, and the few statements whose dialects
+//! differ branch on [`Backend`].
+
+mod blobs;
+mod drives;
+mod items;
+mod principals;
+mod records;
+mod uploads;
+
+pub use records::*;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor};
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::{Result, StorageError};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct MetadataStore {
+    pool: AnyPool,
+    backend: Backend,
+    /// SQLite has one writer at a time; queueing writers here is fairer and faster than letting
+    /// them poll the database lock.
+    sqlite_writer: Arc<Mutex<()>>,
+}
+
+impl MetadataStore {
+    /// Opens (creating if needed) the store named by `url` and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StorageError::UnsupportedUrl(url.to_string()));
+        };
+        let options: AnyConnectOptions = url.parse()?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_writer: Arc::new(Mutex::new(())),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A transaction for reading; it sees one consistent snapshot.
+    pub async fn read(&self) -> Result<Tx> {
+        Ok(Tx {
+            inner: self.pool.begin().await?,
+            _writer: None,
+        })
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so it can never fail half-way on a lock upgrade.
+    pub async fn write(&self) -> Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => {
+                let guard = self.sqlite_writer.clone().lock_owned().await;
+                Ok(Tx {
+                    inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _writer: Some(guard),
+                })
+            }
+            Backend::Postgres => self.read().await,
+        }
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// One database transaction. Dropping it without [`Tx::commit`] rolls it back.
+pub struct Tx {
+    inner: sqlx::Transaction<'static, Any>,
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        self.inner.commit().await?;
+        Ok(())
+    }
+
+    fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.inner
+    }
+}

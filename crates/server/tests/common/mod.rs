@@ -1,0 +1,424 @@
+//! The integration-test harness: starts the real `graphdrive` binary on 127.0.0.1:0 against a
+//! fresh SQLite file or a fresh PostgreSQL database, and talks to it over real HTTP.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// Runs each named scenario `async fn name(backend: Backend)` once per metadata backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server the suite makes its throwaway databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("GRAPHDRIVE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub data_dir: tempfile::TempDir,
+    pub metadata: String,
+    child: Option<Child>,
+    pg_database: Option<String>,
+    serve_args: Vec<String>,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// Starts a server with extra `serve` arguments.
+    pub async fn start_with(backend: Backend, serve_args: &[&str]) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let (metadata, pg_database) = match backend {
+            Backend::Sqlite => (
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    data_dir.path().join("metadata.db").display()
+                ),
+                None,
+            ),
+            Backend::Postgres => {
+                let name = format!("gdtest_{}", uuid::Uuid::new_v4().simple());
+                create_database(&name).await;
+                let admin = postgres_admin_url();
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                (format!("{base}/{name}"), Some(name))
+            }
+        };
+        let mut server = TestServer {
+            url: String::new(),
+            data_dir,
+            metadata,
+            child: None,
+            pg_database,
+            serve_args: serve_args.iter().map(|s| s.to_string()).collect(),
+        };
+        server.launch("127.0.0.1:0");
+        server
+    }
+
+    /// Starts the server process and waits until it prints the address it listens on.
+    fn launch(&mut self, listen: &str) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_graphdrive"))
+            .args([
+                "--data-dir",
+                &self.data_dir.path().to_string_lossy(),
+                "--metadata",
+                &self.metadata,
+            ])
+            .args(["serve", "--listen", listen])
+            .args(&self.serve_args)
+            .env("GRAPHDRIVE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start graphdrive");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read server banner");
+        let addr = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("unexpected server banner: {line:?}"))
+            .to_string();
+        self.url = addr;
+        self.child = Some(child);
+    }
+
+    /// Kills the server with SIGKILL and starts it again on the same port and data.
+    pub fn kill_and_restart(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let listen = self.url.trim_start_matches("http://").to_string();
+        self.launch(&listen);
+    }
+
+    /// Runs a `graphdrive` command against this server's storage.
+    pub fn cli_output(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_graphdrive"))
+            .args([
+                "--data-dir",
+                &self.data_dir.path().to_string_lossy(),
+                "--metadata",
+                &self.metadata,
+            ])
+            .args(args)
+            .env("GRAPHDRIVE_LOG", "warn")
+            .output()
+            .expect("run graphdrive")
+    }
+
+    /// Runs a command that must succeed; returns its trimmed stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = self.cli_output(args);
+        assert!(
+            out.status.success(),
+            "graphdrive {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Adds a user and returns a token for them with the given scopes.
+    pub fn user_token(&self, name: &str, scopes: &[&str]) -> String {
+        if self.cli_output(&["user", "add", name]).status.success() {}
+        self.token(&["--user", name], scopes)
+    }
+
+    pub fn token(&self, who: &[&str], scopes: &[&str]) -> String {
+        let mut args = vec!["token"];
+        args.extend_from_slice(who);
+        for s in scopes {
+            args.extend_from_slice(&["--scope", s]);
+        }
+        self.cli(&args)
+    }
+
+    /// A client for a new user with `Files.ReadWrite`.
+    pub fn new_user(&self, name: &str) -> Api {
+        self.client(&self.user_token(name, &["Files.ReadWrite"]))
+    }
+
+    pub fn client(&self, token: &str) -> Api {
+        Api::new(&self.url, Some(token.to_string()))
+    }
+
+    pub fn anonymous(&self) -> Api {
+        Api::new(&self.url, None)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(name) = self.pg_database.take() {
+            // Drop runs inside the test's runtime: use a thread with a runtime of its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(drop_database(&name));
+            })
+            .join();
+        }
+    }
+}
+
+async fn admin_connection() -> sqlx::PgConnection {
+    use sqlx::Connection;
+    let url = postgres_admin_url();
+    sqlx::PgConnection::connect(&url).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL is needed at {url} (set GRAPHDRIVE_TEST_POSTGRES): {e}")
+    })
+}
+
+async fn create_database(name: &str) {
+    let mut conn = admin_connection().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+}
+
+async fn drop_database(name: &str) {
+    let mut conn = admin_connection().await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await;
+}
+
+/// A Graph client: paths are relative to `/v1.0`; absolute URLs are used as they are.
+#[derive(Clone)]
+pub struct Api {
+    pub server: String,
+    pub token: Option<String>,
+    http: reqwest::Client,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
+    /// Asserts the status; shows the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text()
+        );
+        self
+    }
+
+    /// Asserts a Graph error with this status and code.
+    #[track_caller]
+    pub fn expect_error(self, status: u16, code: &str) -> Value {
+        let body = self.expect(status).json();
+        assert_eq!(body["error"]["code"], code, "unexpected error: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "no message: {body}"
+        );
+        assert!(
+            body["error"]["innerError"]["request-id"].is_string(),
+            "no request-id: {body}"
+        );
+        body
+    }
+}
+
+impl Api {
+    pub fn new(server: &str, token: Option<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            server: server.to_string(),
+            token,
+            http,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http://") {
+            path.to_string()
+        } else {
+            format!("{}/v1.0{}", self.server, path)
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Resp {
+        let mut rb = self.http.request(method, self.url(path));
+        if let Some(t) = &self.token {
+            rb = rb.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        if let Some(b) = body {
+            rb = rb.body(b);
+        }
+        let res = rb.send().await.expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.bytes().await.expect("body").to_vec();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send(Method::GET, path, &[], None).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send(Method::DELETE, path, &[], None).await
+    }
+
+    pub async fn put(&self, path: &str, bytes: impl Into<Vec<u8>>) -> Resp {
+        self.send(Method::PUT, path, &[], Some(bytes.into())).await
+    }
+
+    pub async fn post(&self, path: &str, json: &Value) -> Resp {
+        self.send(
+            Method::POST,
+            path,
+            &[("content-type", "application/json")],
+            Some(json.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    pub async fn patch(&self, path: &str, json: &Value) -> Resp {
+        self.send(
+            Method::PATCH,
+            path,
+            &[("content-type", "application/json")],
+            Some(json.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    /// Creates a folder under the folder at `parent` (an item path such as `/me/drive/root`).
+    pub async fn mkdir(&self, parent: &str, name: &str) -> Value {
+        self.post(
+            &format!("{parent}/children"),
+            &serde_json::json!({ "name": name, "folder": {} }),
+        )
+        .await
+        .expect(201)
+        .json()
+    }
+
+    /// Uploads bytes to `/me/drive/root:/{path}:/content`.
+    pub async fn upload(&self, path: &str, bytes: impl Into<Vec<u8>>) -> Value {
+        let r = self
+            .put(&format!("/me/drive/root:/{path}:/content"), bytes)
+            .await;
+        assert!(
+            r.status == 201 || r.status == 200,
+            "upload failed: {} {}",
+            r.status,
+            r.text()
+        );
+        r.json()
+    }
+
+    /// Follows a download (`GET …/content` → 302) without sending the token to the target.
+    pub async fn download(&self, path: &str) -> Vec<u8> {
+        let r = self.get(path).await.expect(302);
+        let location = r.header("location").expect("Location");
+        let anon = Api::new(&self.server, None);
+        anon.get(&location).await.expect(200).body
+    }
+}
+
+/// The hashes Graph reports, computed here independently of the server.
+pub fn hashes(bytes: &[u8]) -> (String, String, String) {
+    use base64::Engine;
+    use sha1::Digest;
+    let sha1 = hex::encode_upper(sha1::Sha1::digest(bytes));
+    let sha256 = hex::encode_upper(sha2::Sha256::digest(bytes));
+    let mut q = quickxorhash::QuickXorHash::new();
+    q.update(bytes);
+    let qx = base64::engine::general_purpose::STANDARD.encode(q.finalize());
+    (sha1, sha256, qx)
+}

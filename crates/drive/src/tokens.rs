@@ -90,7 +90,7 @@ impl TokenKeys {
     fn verify<T: serde::de::DeserializeOwned>(&self, token: &str, audience: &str) -> Option<T> {
         let mut v = Validation::new(Algorithm::HS256);
         v.set_audience(&[audience]);
-        v.leeway = 5;
+        v.leeway = 0;
         jsonwebtoken::decode::<T>(token, &self.decoding, &v)
             .ok()
             .map(|d| d.claims)

@@ -189,7 +189,7 @@ pub(crate) async fn children_page(
     let cursor = match after {
         None => None,
         Some(token) => {
-            let id = ids::parse_item_id(token).ok_or_else(|| bad_cursor())?;
+            let id = ids::parse_item_id(token).ok_or_else(bad_cursor)?;
             Some(tx.child_name_key(id).await?.ok_or_else(bad_cursor)?)
         }
     };

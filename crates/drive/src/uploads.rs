@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use futures::Stream;
+use graphdrive_storage::StorageError;
 use graphdrive_storage::metadata::UploadSessionRecord;
 
 use crate::access::{Caller, Need};
@@ -44,7 +45,7 @@ pub enum FragmentOutcome {
     /// More bytes are expected.
     Accepted(SessionStatus),
     /// The file is complete; `bool` says whether it is new.
-    Completed(ItemView, bool),
+    Completed(Box<ItemView>, bool),
 }
 
 fn session_not_found() -> DriveError {
@@ -156,12 +157,18 @@ impl DriveService {
             self.config().max_file_size,
         )?;
         let expected_len = range.end - range.start + 1;
-        let (object, len) = self.blobs().put_part(id, body, expected_len).await?;
+        let length_mismatch = |len: &str| {
+            DriveError::InvalidRequest(format!(
+                "The fragment holds {len} bytes but its Content-Range announces {expected_len}."
+            ))
+        };
+        let (object, len) = match self.blobs().put_part(id, body, expected_len).await {
+            Err(StorageError::TooLarge(_)) => return Err(length_mismatch("more")),
+            other => other?,
+        };
         if len != expected_len {
             let _ = self.blobs().remove_part(&object).await;
-            return Err(DriveError::InvalidRequest(format!(
-                "The fragment holds {len} bytes but its Content-Range announces {expected_len}."
-            )));
+            return Err(length_mismatch(&len.to_string()));
         }
         let mut tx = self.store().write().await?;
         let accepted = tx
@@ -222,7 +229,7 @@ impl DriveService {
         let item = tx.item(id).await?.ok_or_else(not_found)?;
         let v = view(&mut tx, &drive, item).await?;
         tx.commit().await?;
-        Ok(FragmentOutcome::Completed(v, created))
+        Ok(FragmentOutcome::Completed(Box::new(v), created))
     }
 
     async fn session_drive(

@@ -75,6 +75,7 @@ pub fn parse(raw: &str) -> GraphResult<Address> {
     let base = match cursor.segment_until_colon() {
         Some("root") => ItemBase::Root,
         Some("items") => match cursor.segment_until_colon() {
+            Some(id) if id.eq_ignore_ascii_case("root") => ItemBase::Root,
             Some(id) if !id.is_empty() => ItemBase::Id(id.to_string()),
             _ => return Err(unknown(&rest)),
         },

@@ -8,6 +8,7 @@ pub mod json;
 pub mod query;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -16,6 +17,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::any;
+use futures::StreamExt;
 use graphdrive_drive::DriveService;
 use serde_json::json;
 
@@ -39,6 +41,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/upload/{session}", any(handlers::uploads::session_url))
         .fallback(handlers::dispatch)
         .with_state(state)
+        .layer(middleware::from_fn(drain_rejected_body))
         .layer(middleware::from_fn(request_context))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
@@ -78,6 +81,58 @@ async fn request_context(req: Request, next: Next) -> Response {
     }
     if let Some(v) = client_request_id.and_then(|c| HeaderValue::from_str(&c).ok()) {
         headers.insert("client-request-id", v);
+    }
+    res
+}
+
+/// Most of a rejected request's body read (and dropped) so the connection can be reused.
+const DRAIN_LIMIT: usize = 64 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(30);
+
+/// When a request with a body is rejected before its body was read (a fragment that overlaps,
+/// an upload onto a folder), reads the rest of the body before answering: the client is still
+/// sending it, and closing on it would break its connection. Past the limit, the connection is
+/// closed instead (`Connection: close`).
+async fn drain_rejected_body(req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0");
+    if !has_body {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let shared = Arc::new(tokio::sync::Mutex::new(body.into_data_stream()));
+    let reader = shared.clone();
+    let stream = futures::stream::unfold(reader, |r| async move {
+        let item = r.lock().await.next().await;
+        item.map(|i| (i, r))
+    });
+    let mut res = next
+        .run(Request::from_parts(parts, Body::from_stream(stream)))
+        .await;
+    if res.status().is_client_error() || res.status().is_server_error() {
+        let drained = tokio::time::timeout(DRAIN_TIME, async {
+            let mut rest = shared.lock().await;
+            let mut read = 0usize;
+            while let Some(chunk) = rest.next().await {
+                match chunk {
+                    Ok(c) => read += c.len(),
+                    Err(_) => return false,
+                }
+                if read > DRAIN_LIMIT {
+                    return false;
+                }
+            }
+            true
+        })
+        .await;
+        if !matches!(drained, Ok(true)) {
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
     }
     res
 }

@@ -235,3 +235,64 @@ impl BlobStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_of_known_inputs() {
+        let empty = Hashers::new().finish();
+        assert_eq!(
+            empty.sha256,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(empty.sha1, "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709");
+        assert_eq!(empty.quickxor, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+        let mut h = Hashers::new();
+        h.update(b"hello ");
+        h.update(b"world");
+        let b = h.finish();
+        assert_eq!(b.size, 11);
+        assert_eq!(b.sha1, "2AAE6C35C94FCFB415DBE95F408B9CE91EE846ED");
+        // As `rclone hashsum quickxor` reports it (hex of the same 20 bytes).
+        assert_eq!(b.quickxor, "aCgDG9jwBhDc4Q1yawMZAAAAAAA=");
+    }
+
+    #[tokio::test]
+    async fn identical_bytes_are_stored_once() {
+        let dir = std::env::temp_dir().join(format!("gd-blobs-{}", uuid::Uuid::new_v4()));
+        let store = BlobStore::local(&dir).unwrap();
+        let chunks =
+            || futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"same bytes"))]);
+        let a = store.put_stream(chunks(), 100).await.unwrap();
+        let b = store.put_stream(chunks(), 100).await.unwrap();
+        assert_eq!(a, b);
+        let files: Vec<_> = walk(&dir.join("blobs"));
+        assert_eq!(files.len(), 1);
+        assert!(
+            walk(&dir.join("tmp")).is_empty(),
+            "no temporary file is left behind"
+        );
+        let too_big = store.put_stream(chunks(), 5).await;
+        assert!(matches!(too_big, Err(StorageError::TooLarge(5))));
+        assert!(walk(&dir.join("tmp")).is_empty());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return vec![];
+        };
+        entries
+            .flatten()
+            .flat_map(|e| {
+                if e.path().is_dir() {
+                    walk(&e.path())
+                } else {
+                    vec![e.path()]
+                }
+            })
+            .collect()
+    }
+}

@@ -253,7 +253,7 @@ pub(crate) async fn write_file(
                 tx.set_item_fs_times(old.id, created, fs.modified.unwrap_or(now), author, now)
                     .await?;
             }
-            tx.adjust_folder_totals(target.parent.id, size - old.size, 0)
+            tx.adjust_folder_totals(target.parent.id, size - old.size, 0, 0)
                 .await?;
             (old.id, false)
         }

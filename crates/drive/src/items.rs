@@ -170,7 +170,8 @@ impl DriveService {
                 "The root folder cannot be deleted.".into(),
             ));
         };
-        tx.adjust_folder_totals(parent, -item.size, -1).await?;
+        tx.adjust_folder_totals(parent, -item.size, -(1 + item.descendants), -1)
+            .await?;
         tx.delete_subtree(item.id, now_millis()).await?;
         tx.commit().await?;
         Ok(())
@@ -282,8 +283,7 @@ pub(crate) async fn settle_name(
     }
 }
 
-/// Finds the folder a `parentReference` names in `drive`. Both `id` and `path` given: they must
-/// name the same folder.
+/// Finds the folder a `parentReference` of a move names: in the item's own drive only.
 pub(crate) async fn resolve_parent_target(
     tx: &mut Tx,
     drive: &Drive,
@@ -297,6 +297,16 @@ pub(crate) async fn resolve_parent_target(
             "Moving an item to another drive is not supported; copy it instead.".into(),
         ));
     }
+    resolve_folder_target(tx, drive, target).await
+}
+
+/// Finds the folder a `parentReference` names in `drive`, by id, by path, or both (which must
+/// then name the same folder).
+pub(crate) async fn resolve_folder_target(
+    tx: &mut Tx,
+    drive: &Drive,
+    target: &ParentTarget,
+) -> Result<ItemRecord> {
     let by_id = match target.id.as_deref().filter(|s| !s.is_empty()) {
         Some(id) => Some(
             resolve(
@@ -360,8 +370,11 @@ async fn move_item(
     tx.relocate_item(item.id, new_parent.id, name, &key, author, now)
         .await?;
     if new_parent.id != old_parent {
-        tx.adjust_folder_totals(old_parent, -item.size, -1).await?;
-        tx.adjust_folder_totals(new_parent.id, item.size, 1).await?;
+        let items = 1 + item.descendants;
+        tx.adjust_folder_totals(old_parent, -item.size, -items, -1)
+            .await?;
+        tx.adjust_folder_totals(new_parent.id, item.size, items, 1)
+            .await?;
     }
     Ok(())
 }

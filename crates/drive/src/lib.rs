@@ -3,11 +3,13 @@
 
 pub mod access;
 pub mod content;
+pub mod copy;
 pub mod drives;
 pub mod error;
 pub mod identities;
 pub mod ids;
 pub mod items;
+pub mod jobs;
 pub mod maintenance;
 pub mod names;
 pub mod service;

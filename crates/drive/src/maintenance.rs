@@ -6,6 +6,8 @@ use crate::service::{DriveService, now_millis};
 /// How long unreferenced content is kept before its bytes are removed, so that an upload racing
 /// with the last delete of the same bytes keeps them.
 const BLOB_GRACE_MILLIS: i64 = 3600 * 1000;
+/// How long the monitor of a finished copy keeps answering.
+const FINISHED_COPY_TTL_MILLIS: i64 = 24 * 3600 * 1000;
 
 /// What one round of upkeep removed.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -22,6 +24,7 @@ impl DriveService {
         let blobs = tx
             .take_unreferenced_blobs(now - BLOB_GRACE_MILLIS, 1000)
             .await?;
+        tx.expire_copy_jobs(now - FINISHED_COPY_TTL_MILLIS).await?;
         tx.commit().await?;
         for s in &sessions {
             let _ = self.blobs().remove_parts(s).await;

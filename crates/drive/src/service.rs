@@ -23,6 +23,14 @@ pub struct DriveConfig {
     pub download_link_ttl_secs: i64,
     /// Quota of a new drive, in bytes.
     pub default_quota: i64,
+    /// Names this server among the nodes sharing a metadata store (copy jobs are claimed by node).
+    pub node_id: String,
+    /// Items one copy batch (one transaction) copies at most.
+    pub copy_batch_items: i64,
+    /// Pause between two batches of a copy, to leave room to other work (0: none).
+    pub copy_batch_pause_ms: u64,
+    /// Copy jobs one node runs at once.
+    pub max_concurrent_copies: usize,
 }
 
 impl Default for DriveConfig {
@@ -34,6 +42,10 @@ impl Default for DriveConfig {
             upload_session_ttl_secs: 24 * 3600,
             download_link_ttl_secs: 3600,
             default_quota: 1 << 40,
+            node_id: crate::tokens::random_token(12),
+            copy_batch_items: 20_000,
+            copy_batch_pause_ms: 0,
+            max_concurrent_copies: 2,
         }
     }
 }
@@ -48,6 +60,7 @@ pub(crate) struct Inner {
     pub blobs: BlobStore,
     pub config: DriveConfig,
     pub keys: TokenKeys,
+    pub runner: crate::jobs::CopyRunner,
 }
 
 /// Where an item is: the drive root or an item id, then an optional path below it.
@@ -112,6 +125,7 @@ impl DriveService {
                 blobs,
                 config,
                 keys,
+                runner: crate::jobs::CopyRunner::new(),
             }),
         })
     }
@@ -167,8 +181,17 @@ async fn resolve_base(tx: &mut Tx, drive: &Drive, base: &ItemBase) -> Result<Opt
             None => return Ok(None),
         },
     };
-    // An id from another drive is as unknown here as an id that does not exist.
-    Ok(tx.item(id).await?.filter(|i| i.drive_id == drive.record.id))
+    // An id from another drive is as unknown here as an id that does not exist, and so is an item
+    // of a copy still being built (no path from the root leads to it yet).
+    let Some(item) = tx.item(id).await?.filter(|i| i.drive_id == drive.record.id) else {
+        return Ok(None);
+    };
+    if item.id != drive.record.root_id
+        && tx.ancestors(item.id).await?.last().map(|a| a.id) != Some(drive.record.root_id)
+    {
+        return Ok(None);
+    }
+    Ok(Some(item))
 }
 
 /// Builds the view of an item, reading its parent's path.

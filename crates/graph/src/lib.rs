@@ -39,6 +39,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/health", any(|| async { "ok" }))
         .route("/dl/{token}", any(handlers::content::download))
         .route("/upload/{session}", any(handlers::uploads::session_url))
+        .route("/monitor/{job}", any(handlers::copy::monitor))
         .fallback(handlers::dispatch)
         .with_state(state)
         .layer(middleware::from_fn(drain_rejected_body))

@@ -66,6 +66,15 @@ pub struct ServeArgs {
         default_value_t = 250_000_000
     )]
     pub max_upload_size: u64,
+    /// Items one copy batch (one database transaction) copies at most.
+    #[arg(long, env = "GRAPHDRIVE_COPY_BATCH_SIZE", default_value_t = 20_000)]
+    pub copy_batch_size: i64,
+    /// Pause between two batches of a copy, in milliseconds, to leave room to other work.
+    #[arg(long, env = "GRAPHDRIVE_COPY_BATCH_PAUSE_MS", default_value_t = 0)]
+    pub copy_batch_pause_ms: u64,
+    /// Copy jobs this node runs at once.
+    #[arg(long, env = "GRAPHDRIVE_MAX_CONCURRENT_COPIES", default_value_t = 2)]
+    pub max_concurrent_copies: usize,
 }
 
 #[derive(Subcommand)]
@@ -109,6 +118,10 @@ impl Cli {
         let config = match &self.command {
             Command::Serve(args) => DriveConfig {
                 max_simple_upload: args.max_upload_size,
+                copy_batch_items: args.copy_batch_size,
+                copy_batch_pause_ms: args.copy_batch_pause_ms,
+                max_concurrent_copies: args.max_concurrent_copies.max(1),
+                node_id: node_id(&self.storage.data_dir)?,
                 ..DriveConfig::default()
             },
             _ => DriveConfig::default(),
@@ -161,4 +174,19 @@ async fn open_service(storage: &StorageArgs, config: DriveConfig) -> anyhow::Res
         .with_context(|| format!("cannot open the metadata store {url}"))?;
     let blobs = BlobStore::local(&storage.data_dir.join("blobs"))?;
     Ok(DriveService::new(store, blobs, config).await?)
+}
+
+/// This node's name, kept in the data directory so that after a restart the node takes back its
+/// own unfinished copy jobs at once.
+fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::create_dir_all(data_dir)?;
+    let path = data_dir.join("node-id");
+    if let Ok(id) = std::fs::read_to_string(&path)
+        && !id.trim().is_empty()
+    {
+        return Ok(id.trim().to_string());
+    }
+    let id = graphdrive_drive::tokens::random_token(12);
+    std::fs::write(&path, &id)?;
+    Ok(id)
 }

@@ -20,6 +20,7 @@ pub async fn serve(service: DriveService, args: ServeArgs) -> anyhow::Result<()>
         .trim_end_matches('/')
         .to_string();
     tokio::spawn(upkeep(service.clone()));
+    service.start_copy_runner();
     let app = graphdrive_graph::router(Arc::new(AppState {
         service,
         public_url: public_url.clone(),

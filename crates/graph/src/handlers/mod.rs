@@ -1,6 +1,7 @@
 //! Request handling: [`dispatch`] turns a Graph URL into an operation and calls its handler.
 
 pub mod content;
+pub mod copy;
 mod drive;
 mod items;
 pub mod uploads;
@@ -86,9 +87,7 @@ async fn route(
             (Action::Content, Method::GET | Method::HEAD) => content::get(req, at).await,
             (Action::Content, Method::PUT) => content::put(req, at, body).await,
             (Action::CreateUploadSession, Method::POST) => uploads::create(req, at, body).await,
-            (Action::Copy, Method::POST) => {
-                Err(GraphError::not_supported("Copy is not available yet."))
-            }
+            (Action::Copy, Method::POST) => copy::copy(req, at, body).await,
             _ => Err(GraphError::method_not_allowed()),
         },
     }

@@ -41,10 +41,11 @@ CREATE TABLE blobs (
 );
 CREATE INDEX blobs_unreferenced ON blobs (zero_since) WHERE refcount = 0;
 
--- Files and folders. Folder `size` is the total of its descendants and `child_count` its direct
--- children, both kept up to date on every write so that reads never walk a subtree.
+-- Files and folders. A folder's `size` is the total of its descendants, `descendants` how many
+-- items lie below it and `child_count` its direct children, all kept up to date on every write so
+-- that reads (and copies) never walk a subtree to learn them. Ids are never reused.
 CREATE TABLE items (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
     drive_id       TEXT NOT NULL,
     parent_id      INTEGER,
     name           TEXT NOT NULL,
@@ -52,6 +53,7 @@ CREATE TABLE items (
     is_folder      INTEGER NOT NULL,
     size           INTEGER NOT NULL,
     child_count    INTEGER NOT NULL,
+    descendants    INTEGER NOT NULL,
     blob_hash      TEXT,
     mime_type      TEXT,
     created_at     INTEGER NOT NULL,

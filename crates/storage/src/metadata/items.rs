@@ -7,7 +7,7 @@ use crate::Result;
 macro_rules! item_select {
     () => {
         "SELECT i.id, i.drive_id, i.parent_id, i.name, i.is_folder, i.size, i.child_count, \
-         i.blob_hash, i.mime_type, i.created_at, i.modified_at, i.created_by, i.modified_by, \
+         i.descendants, i.blob_hash, i.mime_type, i.created_at, i.modified_at, i.created_by, i.modified_by, \
          i.fs_created_at, i.fs_modified_at, i.etag_rev, i.ctag_rev, b.sha1, b.quickxor, \
          pc.display_name AS created_by_name, pc.kind AS created_by_kind, \
          pm.display_name AS modified_by_name, pm.kind AS modified_by_kind \
@@ -106,9 +106,9 @@ impl Tx {
     pub async fn insert_root(&mut self, drive_id: &str, author: &str, now: i64) -> Result<i64> {
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO items (drive_id, parent_id, name, name_key, is_folder, size, child_count, \
-             created_at, modified_at, created_by, modified_by, fs_created_at, fs_modified_at, \
-             etag_rev, ctag_rev) \
-             VALUES ($1, NULL, 'root', 'root', 1, 0, 0, $2, $2, $3, $3, $2, $2, 1, 1) RETURNING id",
+             descendants, created_at, modified_at, created_by, modified_by, fs_created_at, \
+             fs_modified_at, etag_rev, ctag_rev) \
+             VALUES ($1, NULL, 'root', 'root', 1, 0, 0, 0, $2, $2, $3, $3, $2, $2, 1, 1) RETURNING id",
         )
         .bind(drive_id)
         .bind(now)
@@ -118,8 +118,9 @@ impl Tx {
         Ok(id)
     }
 
-    /// Inserts a file or folder under its parent and updates the parent's totals.
+    /// Inserts a file or folder under its parent and updates the totals of the folders above.
     pub async fn insert_item(&mut self, item: &NewItem) -> Result<i64> {
+        let scopes = self.scopes_of(item.parent_id).await?;
         let (is_folder, size, blob, mime) = match &item.file {
             Some(f) => (
                 0i64,
@@ -131,9 +132,9 @@ impl Tx {
         };
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO items (drive_id, parent_id, name, name_key, is_folder, size, child_count, \
-             blob_hash, mime_type, created_at, modified_at, created_by, modified_by, \
+             descendants, blob_hash, mime_type, created_at, modified_at, created_by, modified_by, \
              fs_created_at, fs_modified_at, etag_rev, ctag_rev) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9, $9, $10, $10, $11, $12, 1, 1) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, 0, $7, $8, $9, $9, $10, $10, $11, $12, 1, 1) \
              RETURNING id",
         )
         .bind(&item.drive_id)
@@ -150,18 +151,26 @@ impl Tx {
         .bind(item.fs_modified_at)
         .fetch_one(self.conn())
         .await?;
-        self.adjust_folder_totals(item.parent_id, size, 1).await?;
+        for scope in &scopes {
+            self.exclude_from_copy(&scope.job_id, id).await?;
+        }
+        self.adjust_folder_totals(item.parent_id, size, 1, 1)
+            .await?;
         Ok(id)
     }
 
-    /// Adds `child_delta` to a folder's child count and `size_delta` to its size and to the size
-    /// of every folder above it.
+    /// Adds `child_delta` to a folder's child count, and `size_delta` and `items_delta` to the
+    /// size and item count of it and of every folder above it.
     pub async fn adjust_folder_totals(
         &mut self,
         folder_id: i64,
         size_delta: i64,
+        items_delta: i64,
         child_delta: i64,
     ) -> Result<()> {
+        for scope in self.scopes_of(folder_id).await? {
+            self.preserve_for_copy(&scope.job_id, &scope.chain).await?;
+        }
         if child_delta != 0 {
             sqlx::query("UPDATE items SET child_count = child_count + $2 WHERE id = $1")
                 .bind(folder_id)
@@ -169,15 +178,17 @@ impl Tx {
                 .execute(self.conn())
                 .await?;
         }
-        if size_delta != 0 {
+        if size_delta != 0 || items_delta != 0 {
             sqlx::query(
                 "WITH RECURSIVE anc(id) AS (SELECT CAST($1 AS BIGINT) UNION ALL \
                  SELECT i.parent_id FROM items i JOIN anc ON i.id = anc.id \
                  WHERE i.parent_id IS NOT NULL) \
-                 UPDATE items SET size = size + $2 WHERE id IN (SELECT id FROM anc)",
+                 UPDATE items SET size = size + $2, descendants = descendants + $3 \
+                 WHERE id IN (SELECT id FROM anc)",
             )
             .bind(folder_id)
             .bind(size_delta)
+            .bind(items_delta)
             .execute(self.conn())
             .await?;
         }
@@ -208,6 +219,15 @@ impl Tx {
         author: &str,
         now: i64,
     ) -> Result<()> {
+        let before = self.scopes_of(id).await?;
+        for scope in &before {
+            self.preserve_for_copy(&scope.job_id, &[id]).await?;
+        }
+        for scope in self.scopes_of(parent_id).await? {
+            if !before.iter().any(|b| b.job_id == scope.job_id) {
+                self.exclude_from_copy(&scope.job_id, id).await?;
+            }
+        }
         sqlx::query(
             "UPDATE items SET parent_id = $2, name = $3, name_key = $4, modified_by = $5, \
              modified_at = $6, etag_rev = etag_rev + 1 WHERE id = $1",
@@ -232,6 +252,7 @@ impl Tx {
         now: i64,
         fs_modified_at: i64,
     ) -> Result<()> {
+        self.preserve_item_for_copies(id).await?;
         sqlx::query(
             "UPDATE items SET blob_hash = $2, size = $3, mime_type = $4, modified_by = $5, \
              modified_at = $6, fs_modified_at = $7, etag_rev = etag_rev + 1, \
@@ -257,6 +278,7 @@ impl Tx {
         author: &str,
         now: i64,
     ) -> Result<()> {
+        self.preserve_item_for_copies(id).await?;
         sqlx::query(
             "UPDATE items SET fs_created_at = $2, fs_modified_at = $3, modified_by = $4, \
              modified_at = $5, etag_rev = etag_rev + 1 WHERE id = $1",
@@ -274,6 +296,9 @@ impl Tx {
     /// Deletes an item with everything below it and releases the blobs they referenced. The
     /// totals of the folders above are the caller's concern.
     pub async fn delete_subtree(&mut self, id: i64, now: i64) -> Result<()> {
+        for scope in self.scopes_of(id).await? {
+            self.preserve_subtree_for_copy(&scope.job_id, id).await?;
+        }
         sqlx::query(concat!(
             subtree_cte!(),
             ", refs AS (SELECT i.blob_hash AS hash, COUNT(*) AS n FROM items i \
@@ -293,6 +318,16 @@ impl Tx {
         .bind(id)
         .execute(self.conn())
         .await?;
+        Ok(())
+    }
+}
+
+impl Tx {
+    /// Keeps an item's current version for every running copy whose source holds it.
+    async fn preserve_item_for_copies(&mut self, id: i64) -> Result<()> {
+        for scope in self.scopes_of(id).await? {
+            self.preserve_for_copy(&scope.job_id, &[id]).await?;
+        }
         Ok(())
     }
 }

@@ -5,6 +5,7 @@
 //! differ branch on [`Backend`].
 
 mod blobs;
+pub mod copies;
 mod drives;
 mod items;
 mod principals;
@@ -97,6 +98,8 @@ impl MetadataStore {
         Ok(Tx {
             inner: self.pool.begin().await?,
             _writer: None,
+            backend: self.backend,
+            active_copies: None,
         })
     }
 
@@ -109,6 +112,8 @@ impl MetadataStore {
                 Ok(Tx {
                     inner: self.pool.begin_with("BEGIN IMMEDIATE").await?,
                     _writer: Some(guard),
+                    backend: self.backend,
+                    active_copies: None,
                 })
             }
             Backend::Postgres => self.read().await,
@@ -124,6 +129,9 @@ impl MetadataStore {
 pub struct Tx {
     inner: sqlx::Transaction<'static, Any>,
     _writer: Option<OwnedMutexGuard<()>>,
+    backend: Backend,
+    /// The running copies (job id, source root) as this transaction saw them first.
+    active_copies: Option<Vec<(String, i64)>>,
 }
 
 impl Tx {

@@ -58,6 +58,7 @@ pub struct ItemRecord {
     pub is_folder: i64,
     pub size: i64,
     pub child_count: i64,
+    pub descendants: i64,
     pub blob_hash: Option<String>,
     pub mime_type: Option<String>,
     pub created_at: i64,

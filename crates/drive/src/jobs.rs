@@ -1,0 +1,450 @@
+//! The copy runner: claims persisted copy jobs and runs each in bounded batches, one short write
+//! transaction per batch (with the job's progress saved in the same transaction), so other
+//! requests keep being served and a job resumes where it stopped after a crash.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use graphdrive_storage::Tx;
+use graphdrive_storage::metadata::copies::{self, CopyJobRecord, CopyWriter, LevelSlice};
+
+use crate::error::{DriveError, Result};
+use crate::names;
+use crate::service::{DriveService, now_millis};
+
+/// A runner that has not saved progress for this long is presumed dead; its jobs are taken over.
+const STALE_MILLIS: i64 = 15_000;
+/// How many times a batch that failed for a passing reason (a lost database connection, say) is
+/// retried before the job fails.
+const BATCH_ATTEMPTS: u32 = 5;
+/// Folders fetched at a time when planning a batch.
+const PLAN_WINDOW: i64 = 1024;
+
+/// The runner's state inside the service.
+pub(crate) struct CopyRunner {
+    wake: tokio::sync::Notify,
+    running: Mutex<HashSet<String>>,
+}
+
+impl CopyRunner {
+    pub fn new() -> Self {
+        Self {
+            wake: tokio::sync::Notify::new(),
+            running: Mutex::new(HashSet::new()),
+        }
+    }
+}
+
+enum Step {
+    More,
+    Done,
+}
+
+impl DriveService {
+    pub(crate) fn wake_copy_runner(&self) {
+        self.inner.runner.wake.notify_one();
+    }
+
+    /// Runs copy jobs until the process ends: those accepted here, and those left by a runner
+    /// that stopped (this process before a restart, or another node).
+    pub fn start_copy_runner(&self) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = service.claim_jobs().await {
+                    tracing::warn!(error = %e, "could not look for copy jobs");
+                }
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    service.inner.runner.wake.notified(),
+                )
+                .await;
+            }
+        })
+    }
+
+    async fn claim_jobs(&self) -> Result<()> {
+        let limit = self.config().max_concurrent_copies;
+        let now = now_millis();
+        let candidates = {
+            let mut tx = self.store().read().await?;
+            tx.claimable_copy_jobs(now - STALE_MILLIS, &self.config().node_id)
+                .await?
+        };
+        for id in candidates {
+            {
+                let running = self.inner.runner.running.lock().unwrap();
+                if running.len() >= limit || running.contains(&id) {
+                    continue;
+                }
+            }
+            let mut tx = self.store().write().await?;
+            let claimed = tx
+                .claim_copy_job(
+                    &id,
+                    &self.config().node_id,
+                    now_millis(),
+                    now_millis() - STALE_MILLIS,
+                )
+                .await?;
+            tx.commit().await?;
+            if claimed && self.inner.runner.running.lock().unwrap().insert(id.clone()) {
+                let service = self.clone();
+                tokio::spawn(async move { service.run_job(id).await });
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_job(&self, id: String) {
+        let mut failures = 0;
+        loop {
+            match self.copy_step(&id).await {
+                Ok(Step::More) => {
+                    failures = 0;
+                    let pause = self.config().copy_batch_pause_ms;
+                    if pause > 0 {
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
+                    } else {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                Ok(Step::Done) => break,
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(job = %id, error = %e, attempt = failures, "copy batch failed");
+                    if failures >= BATCH_ATTEMPTS {
+                        let failure = ("generalException", "General exception while processing.");
+                        if let Err(e) = self.fail_job(&id, failure.0, failure.1, None).await {
+                            tracing::error!(job = %id, error = %e, "could not clean up a failed copy");
+                        }
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200 << failures)).await;
+                }
+            }
+        }
+        self.inner.runner.running.lock().unwrap().remove(&id);
+        self.forget_job_state(&id).await;
+        self.wake_copy_runner();
+    }
+
+    /// Drops a finished job's working rows, a slice at a time.
+    async fn forget_job_state(&self, id: &str) {
+        loop {
+            let done = async {
+                let mut tx = self.store().write().await?;
+                let n = tx.forget_copy_state(id, 20_000).await?;
+                tx.commit().await?;
+                Ok::<_, DriveError>(n == 0)
+            };
+            match done.await {
+                Ok(false) => tokio::task::yield_now().await,
+                Ok(true) => break,
+                Err(e) => {
+                    tracing::warn!(job = %id, error = %e, "could not drop a copy's working state");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// One batch of a job, in one transaction.
+    async fn copy_step(&self, id: &str) -> Result<Step> {
+        let mut tx = self.store().write().await?;
+        let Some(mut job) = tx.copy_job(id).await? else {
+            return Ok(Step::Done);
+        };
+        if !job.is_active() || job.owner.as_deref() != Some(self.config().node_id.as_str()) {
+            return Ok(Step::Done);
+        }
+        let now = now_millis();
+        if job.cancel_requested != 0 {
+            drop(tx);
+            self.fail_job(id, "cancelled", "The copy was cancelled.", None)
+                .await?;
+            return Ok(Step::Done);
+        }
+        let step = match job.placeholder_id {
+            None => self.start_job(&mut tx, &mut job, now).await?,
+            Some(_) => self.copy_batch(&mut tx, &mut job, now).await?,
+        };
+        let step = match step {
+            Some(step) => {
+                tx.save_copy_progress(&job, now).await?;
+                step
+            }
+            None => match self.publish(&mut tx, &mut job, now).await? {
+                Ok(()) => {
+                    tx.finish_copy_job(&job, now).await?;
+                    Step::Done
+                }
+                Err((code, message, target)) => {
+                    drop(tx);
+                    self.fail_job(id, code, &message, target).await?;
+                    return Ok(Step::Done);
+                }
+            },
+        };
+        tx.commit().await?;
+        Ok(step)
+    }
+
+    /// Makes the placeholder and copies the top: the source itself, or (children only) maps the
+    /// source folder onto the placeholder so that its children land there.
+    async fn start_job(
+        &self,
+        tx: &mut Tx,
+        job: &mut CopyJobRecord,
+        now: i64,
+    ) -> Result<Option<Step>> {
+        let placeholder = tx
+            .insert_placeholder(&job.dest_drive, &job.caller_id, now)
+            .await?;
+        job.placeholder_id = Some(placeholder);
+        job.status = copies::IN_PROGRESS.into();
+        if job.children_only != 0 {
+            let children = tx.item(job.source_id).await?.map_or(0, |s| s.child_count);
+            tx.map_copy_folder(&job.id, job.source_id, placeholder, 0, children)
+                .await?;
+            job.depth = 0;
+        } else {
+            let name = job.name.clone().unwrap_or_default();
+            let top = tx
+                .copy_single_item(
+                    writer(job, now),
+                    job.source_id,
+                    placeholder,
+                    &name,
+                    &names::key(&name),
+                )
+                .await?;
+            let Some((new_id, is_folder, child_count)) = top else {
+                return Err(DriveError::NotFound(
+                    "The item to copy no longer exists.".into(),
+                ));
+            };
+            if is_folder {
+                tx.map_copy_folder(&job.id, job.source_id, new_id, 1, child_count)
+                    .await?;
+            }
+            job.copied_items = 1;
+            job.depth = 1;
+        }
+        job.parent_cursor = 0;
+        job.key_cursor = None;
+        Ok(Some(Step::More))
+    }
+
+    /// Copies the next slice of the current level; `None` when the whole tree is copied.
+    async fn copy_batch(
+        &self,
+        tx: &mut Tx,
+        job: &mut CopyJobRecord,
+        now: i64,
+    ) -> Result<Option<Step>> {
+        let batch = self.config().copy_batch_items.max(1);
+        loop {
+            let folders = tx
+                .copy_level_folders(&job.id, job.depth, job.parent_cursor, PLAN_WINDOW)
+                .await?;
+            let Some(&(first, first_children)) = folders.first() else {
+                // This level is done: go down one, or finish when there is nothing below.
+                let below = tx.copy_level_folders(&job.id, job.depth + 1, 0, 1).await?;
+                if below.is_empty() {
+                    return Ok(None);
+                }
+                job.depth += 1;
+                job.parent_cursor = 0;
+                job.key_cursor = None;
+                continue;
+            };
+            let slice = if job.key_cursor.is_some() || first_children > batch {
+                let upto = tx
+                    .copy_slice_end(first, job.key_cursor.as_deref(), batch)
+                    .await?;
+                LevelSlice::Children {
+                    parent: first,
+                    after: job.key_cursor.clone(),
+                    upto,
+                }
+            } else {
+                let mut total = 0;
+                let mut upto = first;
+                for &(id, children) in &folders {
+                    if total + children > batch && total > 0 {
+                        break;
+                    }
+                    total += children;
+                    upto = id;
+                }
+                LevelSlice::Parents {
+                    after: job.parent_cursor,
+                    upto,
+                }
+            };
+            job.copied_items += tx
+                .copy_level_slice(writer(job, now), job.depth, &slice)
+                .await?;
+            match slice {
+                LevelSlice::Parents { upto, .. } => job.parent_cursor = upto,
+                LevelSlice::Children {
+                    parent,
+                    upto: Some(key),
+                    ..
+                } => {
+                    job.parent_cursor = parent - 1;
+                    job.key_cursor = Some(key);
+                }
+                LevelSlice::Children {
+                    parent, upto: None, ..
+                } => {
+                    job.parent_cursor = parent;
+                    job.key_cursor = None;
+                }
+            }
+            return Ok(Some(Step::More));
+        }
+    }
+
+    /// Moves the finished copy from its placeholder into the destination, settling name clashes
+    /// by the job's conflict behaviour. A failure comes back as (code, message, target).
+    async fn publish(
+        &self,
+        tx: &mut Tx,
+        job: &mut CopyJobRecord,
+        now: i64,
+    ) -> Result<Result<(), (&'static str, String, Option<String>)>> {
+        let placeholder = job.placeholder_id.expect("publish follows start");
+        let dest = match tx.item(job.dest_parent_id).await? {
+            Some(d) if d.is_folder() && tx.reaches_root(d.id, &job.dest_drive).await? => d,
+            _ => {
+                return Ok(Err((
+                    "itemNotFound",
+                    "The destination folder no longer exists.".into(),
+                    None,
+                )));
+            }
+        };
+        let conflict = names::ConflictBehavior::parse(&job.conflict)?;
+        for clash in tx.staged_clashes(placeholder, dest.id).await? {
+            let target = Some(crate::ids::item_id(clash.existing_id));
+            match conflict {
+                names::ConflictBehavior::Fail => {
+                    return Ok(Err((
+                        "nameAlreadyExists",
+                        format!("The name \"{}\" already exists.", clash.name),
+                        target,
+                    )));
+                }
+                names::ConflictBehavior::Replace
+                    if clash.top_is_folder || clash.existing_is_folder =>
+                {
+                    return Ok(Err((
+                        "nameAlreadyExists",
+                        format!("The name \"{}\" already exists.", clash.name),
+                        target,
+                    )));
+                }
+                names::ConflictBehavior::Replace => {
+                    tx.adjust_folder_totals(dest.id, -clash.existing_size, -1, -1)
+                        .await?;
+                    tx.delete_subtree(clash.existing_id, now).await?;
+                }
+                names::ConflictBehavior::Rename => {
+                    let free = free_name(
+                        tx,
+                        &clash.name,
+                        clash.top_is_folder,
+                        &[dest.id, placeholder],
+                    )
+                    .await?;
+                    tx.relocate_item(
+                        clash.top_id,
+                        placeholder,
+                        &free,
+                        &names::key(&free),
+                        &job.caller_id,
+                        now,
+                    )
+                    .await?;
+                }
+            }
+        }
+        let totals = tx.folder_contents_totals(placeholder).await?;
+        let dest_drive = tx
+            .drive(&job.dest_drive)
+            .await?
+            .ok_or_else(|| DriveError::NotFound("drive".into()))?;
+        let used = tx.item(dest_drive.root_id).await?.map_or(0, |r| r.size);
+        if used + totals.size > dest_drive.quota_total {
+            return Ok(Err((
+                "quotaLimitReached",
+                "Insufficient space available.".into(),
+                None,
+            )));
+        }
+        let tops = tx.adopt_children(placeholder, dest.id).await?;
+        tx.adjust_folder_totals(dest.id, totals.size, totals.items, totals.children)
+            .await?;
+        tx.delete_subtree(placeholder, now).await?;
+        job.status = copies::COMPLETED.into();
+        job.copied_items = job.total_items;
+        job.result_id = Some(if job.children_only != 0 {
+            dest.id
+        } else {
+            tops.first().copied().unwrap_or(dest.id)
+        });
+        Ok(Ok(()))
+    }
+
+    /// Ends a job as failed and removes everything it made.
+    async fn fail_job(
+        &self,
+        id: &str,
+        code: &str,
+        message: &str,
+        target: Option<String>,
+    ) -> Result<()> {
+        let now = now_millis();
+        let mut tx = self.store().write().await?;
+        let Some(mut job) = tx.copy_job(id).await? else {
+            return Ok(());
+        };
+        if let Some(placeholder) = job.placeholder_id {
+            tx.delete_subtree(placeholder, now).await?;
+        }
+        job.status = copies::FAILED.into();
+        job.error_code = Some(code.into());
+        job.error_message = Some(message.into());
+        job.error_target = target;
+        tx.finish_copy_job(&job, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn writer(job: &CopyJobRecord, now: i64) -> CopyWriter<'_> {
+    CopyWriter {
+        job_id: &job.id,
+        dest_drive: &job.dest_drive,
+        author: &job.caller_id,
+        now,
+    }
+}
+
+/// The first numbered variant of `name` free in every one of `folders`.
+async fn free_name(tx: &mut Tx, name: &str, is_folder: bool, folders: &[i64]) -> Result<String> {
+    'candidates: for n in 1.. {
+        let candidate = names::numbered(name, n, is_folder);
+        let key = names::key(&candidate);
+        for &f in folders {
+            if tx.child_by_name(f, &key).await?.is_some() {
+                continue 'candidates;
+            }
+        }
+        return Ok(candidate);
+    }
+    unreachable!("an unbounded search ends with a free name")
+}

@@ -1,0 +1,786 @@
+//! Copy jobs and the set-based SQL that copies a tree.
+//!
+//! A copy is built level by level, in batches, under a hidden placeholder folder (a folder with no
+//! parent that no drive root leads to), then published by moving what is under the placeholder
+//! into the destination in one transaction. Each batch is a handful of `INSERT … SELECT`
+//! statements over a whole slice of a level; folders get their new ids through `copy_map`.
+//!
+//! A running copy reads its source as it was when the copy was accepted: writes that change rows
+//! of an active copy's source keep their previous version in `copy_preserved`, and items that
+//! arrive in the source later are listed in `copy_excluded` (see [`Tx::before_item_changes`]).
+
+use sqlx::FromRow;
+
+use super::{Backend, Tx};
+use crate::Result;
+
+pub const NOT_STARTED: &str = "notStarted";
+pub const IN_PROGRESS: &str = "inProgress";
+pub const COMPLETED: &str = "completed";
+pub const FAILED: &str = "failed";
+
+#[derive(Clone, Debug, FromRow)]
+pub struct CopyJobRecord {
+    pub id: String,
+    pub caller_id: String,
+    pub client_request_id: Option<String>,
+    pub status: String,
+    pub source_drive: String,
+    pub source_id: i64,
+    pub dest_drive: String,
+    pub dest_parent_id: i64,
+    pub name: Option<String>,
+    pub children_only: i64,
+    pub conflict: String,
+    pub total_items: i64,
+    pub copied_items: i64,
+    pub placeholder_id: Option<i64>,
+    /// The level whose children are being copied (the placeholder's level is 0).
+    pub depth: i64,
+    /// The last parent folder (old id) of `depth` whose children are all copied.
+    pub parent_cursor: i64,
+    /// Inside a parent too large for one batch: the last child name key copied.
+    pub key_cursor: Option<String>,
+    pub cancel_requested: i64,
+    pub result_id: Option<i64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub error_target: Option<String>,
+    pub owner: Option<String>,
+    pub heartbeat_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+impl CopyJobRecord {
+    pub fn is_active(&self) -> bool {
+        self.status == NOT_STARTED || self.status == IN_PROGRESS
+    }
+}
+
+/// Who makes a copy, where and when: what every statement of a copy job writes into new rows.
+#[derive(Clone, Copy, Debug)]
+pub struct CopyWriter<'a> {
+    pub job_id: &'a str,
+    pub dest_drive: &'a str,
+    pub author: &'a str,
+    pub now: i64,
+}
+
+/// The part of a level one batch copies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LevelSlice {
+    /// The children of this level's folders whose (old) ids are in `(after, upto]`.
+    Parents { after: i64, upto: i64 },
+    /// The children of one large folder whose name keys are in `(after, upto]`.
+    Children {
+        parent: i64,
+        after: Option<String>,
+        upto: Option<String>,
+    },
+}
+
+/// An active copy and the chain of its source rows a write is about to touch.
+pub(crate) struct Scope {
+    pub job_id: String,
+    /// From the touched item up to (and including) the copy's source root.
+    pub chain: Vec<i64>,
+}
+
+/// The columns a copy carries over, in `items` and in `copy_preserved` alike.
+/// Where a copy reads its source rows, each with the filter that applies there: live rows (less
+/// those a snapshot replaces or leaves out), then, when the job has a snapshot, the preserved
+/// versions. Statements using them bind the job id as `$1`.
+fn snapshot_sources(snapshot: bool) -> Vec<(String, &'static str)> {
+    if !snapshot {
+        return vec![("items".into(), "")];
+    }
+    vec![
+        (
+            "items".into(),
+            " AND NOT EXISTS (SELECT 1 FROM copy_preserved p WHERE p.job_id = $1 AND p.id = s.id) \
+             AND NOT EXISTS (SELECT 1 FROM copy_excluded x WHERE x.job_id = $1 AND x.id = s.id)",
+        ),
+        (
+            format!("(SELECT {SOURCE_COLUMNS} FROM copy_preserved WHERE job_id = $1)"),
+            " AND NOT EXISTS (SELECT 1 FROM copy_excluded x WHERE x.job_id = $1 AND x.id = s.id)",
+        ),
+    ]
+}
+
+const SOURCE_COLUMNS: &str = "id, parent_id, name, name_key, is_folder, size, child_count, descendants, \
+                              blob_hash, mime_type, fs_created_at, fs_modified_at";
+
+impl Tx {
+    pub async fn insert_copy_job(&mut self, j: &CopyJobRecord) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            // Waits for writes in flight; later writes see this job (and preserve for it).
+            sqlx::query("UPDATE copy_epoch SET value = value + 1 WHERE id = 1")
+                .execute(self.conn())
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO copy_jobs (id, caller_id, client_request_id, status, source_drive, source_id, \
+             dest_drive, dest_parent_id, name, children_only, conflict, total_items, copied_items, \
+             placeholder_id, depth, parent_cursor, key_cursor, cancel_requested, result_id, error_code, \
+             error_message, error_target, owner, heartbeat_at, created_at, updated_at, finished_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+             $19, $20, $21, $22, $23, $24, $25, $26, $27)",
+        )
+        .bind(&j.id)
+        .bind(&j.caller_id)
+        .bind(&j.client_request_id)
+        .bind(&j.status)
+        .bind(&j.source_drive)
+        .bind(j.source_id)
+        .bind(&j.dest_drive)
+        .bind(j.dest_parent_id)
+        .bind(&j.name)
+        .bind(j.children_only)
+        .bind(&j.conflict)
+        .bind(j.total_items)
+        .bind(j.copied_items)
+        .bind(j.placeholder_id)
+        .bind(j.depth)
+        .bind(j.parent_cursor)
+        .bind(&j.key_cursor)
+        .bind(j.cancel_requested)
+        .bind(j.result_id)
+        .bind(&j.error_code)
+        .bind(&j.error_message)
+        .bind(&j.error_target)
+        .bind(&j.owner)
+        .bind(j.heartbeat_at)
+        .bind(j.created_at)
+        .bind(j.updated_at)
+        .bind(j.finished_at)
+        .execute(self.conn())
+        .await?;
+        self.active_copies = None;
+        Ok(())
+    }
+
+    pub async fn copy_job(&mut self, id: &str) -> Result<Option<CopyJobRecord>> {
+        Ok(sqlx::query_as("SELECT * FROM copy_jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?)
+    }
+
+    /// The job a caller started with this `client-request-id` since `since`, if any.
+    pub async fn copy_job_for_request(
+        &mut self,
+        caller_id: &str,
+        client_request_id: &str,
+        since: i64,
+    ) -> Result<Option<CopyJobRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM copy_jobs WHERE caller_id = $1 AND client_request_id = $2 AND created_at >= $3 \
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(caller_id)
+        .bind(client_request_id)
+        .bind(since)
+        .fetch_optional(self.conn())
+        .await?)
+    }
+
+    /// Active jobs that `node` may run: its own (after a restart), those never claimed, and those
+    /// whose runner stopped saving progress before `stale_before`.
+    pub async fn claimable_copy_jobs(
+        &mut self,
+        stale_before: i64,
+        node: &str,
+    ) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM copy_jobs WHERE status IN ('notStarted', 'inProgress') \
+             AND (owner IS NULL OR owner = $2 OR heartbeat_at < $1) ORDER BY created_at",
+        )
+        .bind(stale_before)
+        .bind(node)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// Makes `owner` the runner of a job unless another live runner holds it.
+    pub async fn claim_copy_job(
+        &mut self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        stale_before: i64,
+    ) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE copy_jobs SET owner = $2, heartbeat_at = $3 WHERE id = $1 \
+             AND status IN ('notStarted', 'inProgress') \
+             AND (owner IS NULL OR owner = $2 OR heartbeat_at < $4)",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(now)
+        .bind(stale_before)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Saves a running job's progress (and its runner's heartbeat).
+    pub async fn save_copy_progress(&mut self, j: &CopyJobRecord, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE copy_jobs SET status = $2, copied_items = $3, placeholder_id = $4, depth = $5, \
+             parent_cursor = $6, key_cursor = $7, heartbeat_at = $8, updated_at = $8 WHERE id = $1",
+        )
+        .bind(&j.id)
+        .bind(&j.status)
+        .bind(j.copied_items)
+        .bind(j.placeholder_id)
+        .bind(j.depth)
+        .bind(j.parent_cursor)
+        .bind(&j.key_cursor)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn finish_copy_job(&mut self, j: &CopyJobRecord, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE copy_jobs SET status = $2, result_id = $3, error_code = $4, error_message = $5, \
+             error_target = $6, copied_items = $7, finished_at = $8, updated_at = $8 WHERE id = $1",
+        )
+        .bind(&j.id)
+        .bind(&j.status)
+        .bind(j.result_id)
+        .bind(&j.error_code)
+        .bind(&j.error_message)
+        .bind(&j.error_target)
+        .bind(j.copied_items)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        self.active_copies = None;
+        Ok(())
+    }
+
+    /// Asks a running job to stop; false when it is not running.
+    pub async fn request_copy_cancel(&mut self, id: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE copy_jobs SET cancel_requested = 1 WHERE id = $1 AND status IN ('notStarted', 'inProgress')",
+        )
+        .bind(id)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Drops up to `limit` rows of a finished job's working state; returns how many went.
+    pub async fn forget_copy_state(&mut self, job_id: &str, limit: i64) -> Result<u64> {
+        let mut n = 0;
+        for table in ["copy_map", "copy_preserved", "copy_excluded"] {
+            let key = if table == "copy_map" { "old_id" } else { "id" };
+            let sql = format!(
+                "DELETE FROM {table} WHERE job_id = $1 AND {key} IN \
+                 (SELECT {key} FROM {table} WHERE job_id = $1 LIMIT $2)"
+            );
+            n += sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(job_id)
+                .bind(limit)
+                .execute(self.conn())
+                .await?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+
+    /// Finished jobs whose working state is still there, oldest first.
+    pub async fn finished_jobs_with_state(&mut self) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT j.id FROM copy_jobs j WHERE j.status IN ('completed', 'failed') AND \
+             (EXISTS (SELECT 1 FROM copy_map m WHERE m.job_id = j.id) OR \
+              EXISTS (SELECT 1 FROM copy_preserved p WHERE p.job_id = j.id) OR \
+              EXISTS (SELECT 1 FROM copy_excluded x WHERE x.job_id = j.id)) ORDER BY j.finished_at",
+        )
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// Forgets finished jobs older than `before` (their monitors then answer 404).
+    pub async fn expire_copy_jobs(&mut self, before: i64) -> Result<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM copy_jobs WHERE status IN ('completed', 'failed') AND finished_at < $1",
+        )
+        .bind(before)
+        .execute(self.conn())
+        .await?
+        .rows_affected())
+    }
+
+    /// Creates the hidden folder a copy is built under.
+    pub async fn insert_placeholder(
+        &mut self,
+        drive_id: &str,
+        author: &str,
+        now: i64,
+    ) -> Result<i64> {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO items (drive_id, parent_id, name, name_key, is_folder, size, child_count, \
+             descendants, created_at, modified_at, created_by, modified_by, fs_created_at, fs_modified_at, \
+             etag_rev, ctag_rev) \
+             VALUES ($1, NULL, '', '', 1, 0, 0, 0, $2, $2, $3, $3, $2, $2, 1, 1) RETURNING id",
+        )
+        .bind(drive_id)
+        .bind(now)
+        .bind(author)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(id)
+    }
+
+    /// Maps a folder to its copy at `depth`, so the next level finds its new parent.
+    pub async fn map_copy_folder(
+        &mut self,
+        job_id: &str,
+        old_id: i64,
+        new_id: i64,
+        depth: i64,
+        child_count: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO copy_map (job_id, old_id, new_id, depth, child_count) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(job_id)
+        .bind(old_id)
+        .bind(new_id)
+        .bind(depth)
+        .bind(child_count)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Copies one item (as the copy job sees it) under `parent` with a new name; returns the
+    /// copy's id, whether it is a folder, and its child count.
+    pub async fn copy_single_item(
+        &mut self,
+        w: CopyWriter<'_>,
+        source_id: i64,
+        parent: i64,
+        name: &str,
+        name_key: &str,
+    ) -> Result<Option<(i64, bool, i64)>> {
+        let snapshot = self.has_snapshot_rows(w.job_id).await?;
+        for (source, filter) in snapshot_sources(snapshot) {
+            let sql = format!(
+                "INSERT INTO items (drive_id, parent_id, name, name_key, is_folder, size, child_count, \
+                 descendants, blob_hash, mime_type, created_at, modified_at, created_by, modified_by, \
+                 fs_created_at, fs_modified_at, etag_rev, ctag_rev) \
+                 SELECT $2, $3, $4, $5, s.is_folder, s.size, s.child_count, s.descendants, s.blob_hash, \
+                 s.mime_type, $6, $6, $7, $7, s.fs_created_at, s.fs_modified_at, 1, 1 \
+                 FROM {source} s WHERE s.id = $8 AND $1 = $1{filter} RETURNING id, is_folder, child_count"
+            );
+            let row: Option<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(w.job_id)
+                .bind(w.dest_drive)
+                .bind(parent)
+                .bind(name)
+                .bind(name_key)
+                .bind(w.now)
+                .bind(w.author)
+                .bind(source_id)
+                .fetch_optional(self.conn())
+                .await?;
+            if let Some((new_id, is_folder, child_count)) = row {
+                if is_folder == 0 {
+                    self.add_copied_blob_refs_of(new_id).await?;
+                }
+                return Ok(Some((new_id, is_folder != 0, child_count)));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn add_copied_blob_refs_of(&mut self, item: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE blobs SET refcount = refcount + 1, zero_since = NULL \
+             WHERE hash = (SELECT blob_hash FROM items WHERE id = $1)",
+        )
+        .bind(item)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Up to `limit` folders of a level after `after` (old ids), with their child counts.
+    pub async fn copy_level_folders(
+        &mut self,
+        job_id: &str,
+        depth: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT old_id, child_count FROM copy_map WHERE job_id = $1 AND depth = $2 AND old_id > $3 \
+             ORDER BY old_id LIMIT $4",
+        )
+        .bind(job_id)
+        .bind(depth)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// The name key of the `n`th child (1-based) of `parent` after `after`, as the copy sees the
+    /// children; `None` when fewer remain.
+    pub async fn copy_slice_end(
+        &mut self,
+        parent: i64,
+        after: Option<&str>,
+        n: i64,
+    ) -> Result<Option<String>> {
+        let sql = match after {
+            Some(_) => {
+                "SELECT name_key FROM items WHERE parent_id = $1 AND name_key > $3 ORDER BY name_key LIMIT 1 OFFSET $2"
+            }
+            None => {
+                "SELECT name_key FROM items WHERE parent_id = $1 ORDER BY name_key LIMIT 1 OFFSET $2"
+            }
+        };
+        let mut q = sqlx::query_as(sql).bind(parent).bind(n - 1);
+        if let Some(a) = after {
+            q = q.bind(a);
+        }
+        let row: Option<(String,)> = q.fetch_optional(self.conn()).await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    async fn has_snapshot_rows(&mut self, job_id: &str) -> Result<bool> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT 1 FROM copy_preserved WHERE job_id = $1 UNION ALL \
+             SELECT 1 FROM copy_excluded WHERE job_id = $1 LIMIT 1",
+        )
+        .bind(job_id)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Copies one slice of level `depth` (the children of its folders) into the new tree: folders
+    /// first (their new ids mapped at `depth + 1`), then files, then the blob references.
+    /// Returns how many items were copied.
+    pub async fn copy_level_slice(
+        &mut self,
+        w: CopyWriter<'_>,
+        depth: i64,
+        slice: &LevelSlice,
+    ) -> Result<i64> {
+        let snapshot = self.has_snapshot_rows(w.job_id).await?;
+        let sources = snapshot_sources(snapshot);
+        let new_id = match self.backend {
+            Backend::Sqlite => {
+                "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'items'), 0) \
+                 + ROW_NUMBER() OVER (ORDER BY s.id)"
+            }
+            Backend::Postgres => "nextval(pg_get_serial_sequence('items', 'id'))",
+        };
+        let mut copied = 0;
+        for (source, filter) in &sources {
+            let statements = [
+                format!(
+                    "INSERT INTO copy_map (job_id, old_id, new_id, depth, child_count) \
+                     SELECT $1, s.id, {new_id}, $2 + 1, s.child_count FROM {source} s \
+                     WHERE {{slice}} AND s.is_folder = 1{filter}"
+                ),
+                format!(
+                    "INSERT INTO items (id, drive_id, parent_id, name, name_key, is_folder, size, child_count, \
+                     descendants, blob_hash, mime_type, created_at, modified_at, created_by, modified_by, \
+                     fs_created_at, fs_modified_at, etag_rev, ctag_rev) \
+                     SELECT m.new_id, $3, pm.new_id, s.name, s.name_key, 1, s.size, s.child_count, s.descendants, \
+                     NULL, NULL, $5, $5, $4, $4, s.fs_created_at, s.fs_modified_at, 1, 1 \
+                     FROM {source} s JOIN copy_map m ON m.job_id = $1 AND m.old_id = s.id \
+                     JOIN copy_map pm ON pm.job_id = $1 AND pm.old_id = s.parent_id \
+                     WHERE {{slice}} AND s.is_folder = 1{filter}"
+                ),
+                format!(
+                    "INSERT INTO items (drive_id, parent_id, name, name_key, is_folder, size, child_count, \
+                     descendants, blob_hash, mime_type, created_at, modified_at, created_by, modified_by, \
+                     fs_created_at, fs_modified_at, etag_rev, ctag_rev) \
+                     SELECT $3, pm.new_id, s.name, s.name_key, 0, s.size, 0, 0, s.blob_hash, s.mime_type, \
+                     $5, $5, $4, $4, s.fs_created_at, s.fs_modified_at, 1, 1 \
+                     FROM {source} s JOIN copy_map pm ON pm.job_id = $1 AND pm.old_id = s.parent_id \
+                     WHERE {{slice}} AND s.is_folder = 0{filter}"
+                ),
+                format!(
+                    "UPDATE blobs SET refcount = blobs.refcount + r.n, zero_since = NULL FROM \
+                     (SELECT s.blob_hash AS hash, COUNT(*) AS n FROM {source} s \
+                     WHERE {{slice}} AND s.is_folder = 0 AND s.blob_hash IS NOT NULL{filter} \
+                     GROUP BY s.blob_hash) r WHERE blobs.hash = r.hash"
+                ),
+            ];
+            for (i, template) in statements.iter().enumerate() {
+                let n = self.run_slice_statement(template, w, depth, slice).await?;
+                if i == 1 || i == 2 {
+                    copied += n;
+                }
+            }
+        }
+        Ok(copied as i64)
+    }
+
+    /// Runs one statement of a slice. Parameters: $1 job, $2 depth, $3 destination drive,
+    /// $4 author, $5 time, then the slice's bounds from $6.
+    async fn run_slice_statement(
+        &mut self,
+        template: &str,
+        w: CopyWriter<'_>,
+        depth: i64,
+        slice: &LevelSlice,
+    ) -> Result<u64> {
+        let (cond, ints, keys): (String, Vec<i64>, Vec<&str>) = match slice {
+            LevelSlice::Parents { after, upto } => (
+                "s.parent_id IN (SELECT old_id FROM copy_map WHERE job_id = $1 AND depth = $2 \
+                 AND old_id > $6 AND old_id <= $7)"
+                    .into(),
+                vec![*after, *upto],
+                vec![],
+            ),
+            LevelSlice::Children {
+                parent,
+                after,
+                upto,
+            } => {
+                let mut cond = String::from("s.parent_id = $6");
+                let mut keys = vec![];
+                for (bound, op) in [(after, ">"), (upto, "<=")] {
+                    if let Some(k) = bound {
+                        keys.push(k.as_str());
+                        cond.push_str(&format!(" AND s.name_key {op} ${}", 6 + keys.len()));
+                    }
+                }
+                (cond, vec![*parent], keys)
+            }
+        };
+        let sql = template.replace("{slice}", &cond);
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(w.job_id)
+            .bind(depth)
+            .bind(w.dest_drive)
+            .bind(w.author)
+            .bind(w.now);
+        for i in ints {
+            q = q.bind(i);
+        }
+        for k in keys {
+            q = q.bind(k);
+        }
+        Ok(q.execute(self.conn()).await?.rows_affected())
+    }
+}
+
+/// Totals of what a folder holds, for moving it all at once.
+#[derive(Clone, Copy, Debug, Default, FromRow)]
+pub struct ContentTotals {
+    pub size: i64,
+    /// Items at every depth.
+    pub items: i64,
+    pub children: i64,
+}
+
+/// A staged top-level item whose name is taken in the destination.
+#[derive(Clone, Debug, FromRow)]
+pub struct StagedClash {
+    pub top_id: i64,
+    pub name: String,
+    pub top_is_folder: bool,
+    pub existing_id: i64,
+    pub existing_is_folder: bool,
+    pub existing_size: i64,
+}
+
+impl Tx {
+    /// Names of `source`'s children that are taken in `dest`, each with whether a folder is
+    /// involved on either side.
+    pub async fn child_name_clashes(
+        &mut self,
+        source: i64,
+        dest: i64,
+    ) -> Result<Vec<(String, bool)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT d.name, CASE WHEN d.is_folder = 1 OR s.is_folder = 1 THEN 1 ELSE 0 END \
+             FROM items s JOIN items d ON d.parent_id = $2 AND d.name_key = s.name_key WHERE s.parent_id = $1",
+        )
+        .bind(source)
+        .bind(dest)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows.into_iter().map(|(n, f)| (n, f != 0)).collect())
+    }
+
+    pub async fn staged_clashes(
+        &mut self,
+        placeholder: i64,
+        dest: i64,
+    ) -> Result<Vec<StagedClash>> {
+        let rows: Vec<(i64, String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT t.id, t.name, t.is_folder, d.id, d.is_folder, d.size FROM items t \
+             JOIN items d ON d.parent_id = $2 AND d.name_key = t.name_key WHERE t.parent_id = $1",
+        )
+        .bind(placeholder)
+        .bind(dest)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(top_id, name, tf, existing_id, ef, existing_size)| StagedClash {
+                    top_id,
+                    name,
+                    top_is_folder: tf != 0,
+                    existing_id,
+                    existing_is_folder: ef != 0,
+                    existing_size,
+                },
+            )
+            .collect())
+    }
+
+    /// What a folder holds: total size, items at every depth, direct children.
+    pub async fn folder_contents_totals(&mut self, folder: i64) -> Result<ContentTotals> {
+        let (size, items, children): (i64, i64, i64) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(descendants), 0) + COUNT(*) AS BIGINT), CAST(COUNT(*) AS BIGINT) \
+             FROM items WHERE parent_id = $1",
+        )
+        .bind(folder)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(ContentTotals {
+            size,
+            items,
+            children,
+        })
+    }
+
+    /// Moves every child of `from` into `to` (totals are the caller's concern); returns their ids.
+    pub async fn adopt_children(&mut self, from: i64, to: i64) -> Result<Vec<i64>> {
+        let scopes = self.scopes_of(to).await?;
+        let rows: Vec<(i64,)> =
+            sqlx::query_as("UPDATE items SET parent_id = $2 WHERE parent_id = $1 RETURNING id")
+                .bind(from)
+                .bind(to)
+                .fetch_all(self.conn())
+                .await?;
+        let ids: Vec<i64> = rows.into_iter().map(|r| r.0).collect();
+        for scope in &scopes {
+            for id in &ids {
+                self.exclude_from_copy(&scope.job_id, *id).await?;
+            }
+        }
+        Ok(ids)
+    }
+
+    /// True when `item` lies in the tree of `drive`'s root (not in a copy still being built).
+    pub async fn reaches_root(&mut self, item: i64, drive_id: &str) -> Result<bool> {
+        let top = self.ancestors(item).await?.pop();
+        let root: Option<(i64,)> = sqlx::query_as("SELECT root_id FROM drives WHERE id = $1")
+            .bind(drive_id)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(matches!((top, root), (Some(t), Some((r,))) if t.id == r))
+    }
+
+    // --- The snapshot of running copies -------------------------------------------------------
+
+    /// Active copies (job id, source root), read once per transaction.
+    async fn active_copies(&mut self) -> Result<Vec<(String, i64)>> {
+        if let Some(a) = &self.active_copies {
+            return Ok(a.clone());
+        }
+        if self.backend == Backend::Postgres {
+            // Shared with other writes; excludes a copy being accepted at this very moment.
+            sqlx::query("SELECT value FROM copy_epoch WHERE id = 1 FOR SHARE")
+                .execute(self.conn())
+                .await?;
+        }
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT id, source_id FROM copy_jobs WHERE status IN ('notStarted', 'inProgress')",
+        )
+        .fetch_all(self.conn())
+        .await?;
+        self.active_copies = Some(rows.clone());
+        Ok(rows)
+    }
+
+    /// The active copies whose source holds `item`, each with the chain from `item` up to that
+    /// copy's source root.
+    pub(crate) async fn scopes_of(&mut self, item: i64) -> Result<Vec<Scope>> {
+        let active = self.active_copies().await?;
+        if active.is_empty() {
+            return Ok(vec![]);
+        }
+        let chain: Vec<i64> = self
+            .ancestors(item)
+            .await?
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        Ok(active
+            .into_iter()
+            .filter_map(|(job_id, source)| {
+                let pos = chain.iter().position(|&id| id == source)?;
+                Some(Scope {
+                    job_id,
+                    chain: chain[..=pos].to_vec(),
+                })
+            })
+            .collect())
+    }
+
+    /// Keeps the current version of rows for a copy, unless it kept one already.
+    pub(crate) async fn preserve_for_copy(&mut self, job_id: &str, ids: &[i64]) -> Result<()> {
+        for id in ids {
+            let sql = format!(
+                "INSERT INTO copy_preserved (job_id, {SOURCE_COLUMNS}) SELECT $1, {SOURCE_COLUMNS} FROM items \
+                 WHERE id = $2 ON CONFLICT (job_id, id) DO NOTHING"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(job_id)
+                .bind(id)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the current version of a whole subtree for a copy (before it is deleted).
+    pub(crate) async fn preserve_subtree_for_copy(
+        &mut self,
+        job_id: &str,
+        root: i64,
+    ) -> Result<()> {
+        let sql = format!(
+            "WITH RECURSIVE sub(id) AS (SELECT CAST($2 AS BIGINT) \
+             UNION ALL SELECT i.id FROM items i JOIN sub ON i.parent_id = sub.id) \
+             INSERT INTO copy_preserved (job_id, {SOURCE_COLUMNS}) SELECT $1, {SOURCE_COLUMNS} FROM items \
+             WHERE id IN (SELECT id FROM sub) ON CONFLICT (job_id, id) DO NOTHING"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(job_id)
+            .bind(root)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn exclude_from_copy(&mut self, job_id: &str, id: i64) -> Result<()> {
+        sqlx::query("INSERT INTO copy_excluded (job_id, id) VALUES ($1, $2) ON CONFLICT (job_id, id) DO NOTHING")
+            .bind(job_id)
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+}

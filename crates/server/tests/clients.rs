@@ -162,6 +162,44 @@ async fn rclone_end_to_end(backend: Backend) {
     .unwrap();
     assert_eq!(personal.len(), listing.len());
 
+    // Server-side copy: rclone posts `copy` with conflictBehavior=replace and polls the monitor
+    // without a token. No bytes go through the client.
+    rclone.run(&["copyto", "gd:tree/big.bin", "gd:tree/big copy.bin"]);
+    let original = api
+        .get("/me/drive/root:/tree/big.bin")
+        .await
+        .expect(200)
+        .json();
+    let copied = api
+        .get("/me/drive/root:/tree/big copy.bin")
+        .await
+        .expect(200)
+        .json();
+    assert_ne!(copied["id"], original["id"]);
+    assert_eq!(copied["file"]["hashes"], original["file"]["hashes"]);
+    rclone.run(&[
+        "copyto",
+        "gd:tree/sub dir/deep/x.dat",
+        "gd:tree/big copy.bin",
+    ]);
+    let replaced = api
+        .get("/me/drive/root:/tree/big copy.bin")
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(
+        replaced["size"], 100_000,
+        "copyto over an existing file replaces it"
+    );
+    rclone.run(&["copy", "gd:tree/sub dir", "gd:tree copy"]);
+    rclone.run(&[
+        "check",
+        &local.join("sub dir").to_string_lossy(),
+        "gd:tree copy",
+    ]);
+    rclone.run(&["purge", "gd:tree copy"]);
+    rclone.run(&["delete", "gd:tree/big copy.bin"]);
+
     rclone.run(&["moveto", "gd:tree/a.txt", "gd:tree/sub dir/moved.txt"]);
     api.get("/me/drive/root:/tree/a.txt").await.expect(404);
     let moved = api
@@ -213,6 +251,12 @@ async fn python_sdk_end_to_end(backend: Backend) {
     );
     assert_eq!(seen["children"], serde_json::json!(["deeper", "hello.txt"]));
     assert_eq!(seen["by_path_id"], seen["uploaded_id"]);
+    assert_eq!(seen["copy_status"], "completed");
+    assert_eq!(seen["copy_name"], "sdk copy");
+    assert_eq!(
+        seen["copy_children"],
+        serde_json::json!(["deeper", "hello.txt"])
+    );
     let listed = api
         .get(&format!(
             "/me/drive/items/{}/children",

@@ -7,14 +7,20 @@ import asyncio
 import json
 import sys
 
+import httpx
+
 from kiota_abstractions.authentication import (
     AccessTokenProvider,
     AllowedHostsValidator,
     BaseBearerTokenAuthenticationProvider,
 )
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_http.middleware.options import HeadersInspectionHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.drives.item.items.item.copy.copy_post_request_body import CopyPostRequestBody
 from msgraph.generated.models.drive_item import DriveItem
 from msgraph.generated.models.folder import Folder
+from msgraph.generated.models.item_reference import ItemReference
 
 
 class StaticToken(AccessTokenProvider):
@@ -45,6 +51,17 @@ async def main(base_url, token):
     listing = await items.by_drive_item_id(folder.id).children.get()
     by_path = await items.by_drive_item_id("root:/sdk folder/hello.txt:").get()
 
+    # Server-side copy: the SDK returns nothing on 202, so read Location through the headers
+    # inspection option, then poll the monitor (no token) until the copy completes.
+    headers = HeadersInspectionHandlerOption(inspect_response_headers=True)
+    await items.by_drive_item_id(folder.id).copy.post(
+        CopyPostRequestBody(parent_reference=ItemReference(drive_id=drive.id, id=root.id), name="sdk copy"),
+        request_configuration=RequestConfiguration(options=[headers]),
+    )
+    monitor = next(iter(headers.response_headers.get("location")))
+    status = await poll(monitor)
+    copied = await items.by_drive_item_id(status["resourceId"]).children.get()
+
     print(json.dumps({
         "drive_id": drive.id,
         "drive_type": drive.drive_type,
@@ -56,7 +73,21 @@ async def main(base_url, token):
         "nested_parent_path": nested.parent_reference.path,
         "children": sorted(c.name for c in listing.value),
         "by_path_id": by_path.id,
+        "copy_status": status["status"],
+        "copy_name": (await items.by_drive_item_id(status["resourceId"]).get()).name,
+        "copy_children": sorted(c.name for c in copied.value),
     }))
+
+
+async def poll(monitor):
+    """Polls a monitor URL without credentials, as the Graph docs tell clients to."""
+    async with httpx.AsyncClient() as http:
+        for _ in range(600):
+            status = (await http.get(monitor)).json()
+            if status["status"] in ("completed", "failed"):
+                return status
+            await asyncio.sleep(0.05)
+    raise TimeoutError(monitor)
 
 
 if __name__ == "__main__":

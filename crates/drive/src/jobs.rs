@@ -153,13 +153,13 @@ impl DriveService {
     /// One batch of a job, in one transaction.
     async fn copy_step(&self, id: &str) -> Result<Step> {
         let mut tx = self.store().write().await?;
+        let now = now_millis();
+        if !tx.hold_copy_job(id, &self.config().node_id, now).await? {
+            return Ok(Step::Done);
+        }
         let Some(mut job) = tx.copy_job(id).await? else {
             return Ok(Step::Done);
         };
-        if !job.is_active() || job.owner.as_deref() != Some(self.config().node_id.as_str()) {
-            return Ok(Step::Done);
-        }
-        let now = now_millis();
         if job.cancel_requested != 0 {
             drop(tx);
             self.fail_job(id, "cancelled", "The copy was cancelled.", None)
@@ -409,7 +409,7 @@ impl DriveService {
     ) -> Result<()> {
         let now = now_millis();
         let mut tx = self.store().write().await?;
-        let Some(mut job) = tx.copy_job(id).await? else {
+        let Some(mut job) = tx.copy_job(id).await?.filter(CopyJobRecord::is_active) else {
             return Ok(());
         };
         if let Some(placeholder) = job.placeholder_id {

@@ -226,6 +226,22 @@ impl Tx {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Renews `owner`'s hold on a running job for this transaction; false when the job is no
+    /// longer running or another runner took it over. On PostgreSQL the job's row stays locked
+    /// until the transaction ends, so no other runner can take it over meanwhile.
+    pub async fn hold_copy_job(&mut self, id: &str, owner: &str, now: i64) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE copy_jobs SET heartbeat_at = $3 WHERE id = $1 AND owner = $2 \
+             AND status IN ('notStarted', 'inProgress')",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Saves a running job's progress (and its runner's heartbeat).
     pub async fn save_copy_progress(&mut self, j: &CopyJobRecord, now: i64) -> Result<()> {
         sqlx::query(

@@ -65,6 +65,7 @@ impl DriveService {
             .put_stream(body, self.config().max_simple_upload)
             .await?;
         let mut tx = self.store().write().await?;
+        tx.lock_drive(&drive.record.id).await?;
         let now = now_millis();
         let target = self
             .target_for_path(&mut tx, &drive, at, &caller.id, now)

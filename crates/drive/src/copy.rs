@@ -57,13 +57,6 @@ impl DriveService {
         req: CopyRequest,
     ) -> Result<String> {
         caller.require(Need::Write)?;
-        if let Some(crid) = &req.client_request_id {
-            let mut tx = self.store().read().await?;
-            let since = now_millis() - IDEMPOTENCY_WINDOW_MILLIS;
-            if let Some(job) = tx.copy_job_for_request(&caller.id, crid, since).await? {
-                return Ok(job.id);
-            }
-        }
         let source_drive = self.open_drive(caller, sel, Need::Read).await?;
         let dest_drive = match req.parent.as_ref().and_then(|p| p.drive_id.clone()) {
             Some(d) if d != source_drive.record.id => {
@@ -75,6 +68,25 @@ impl DriveService {
         let mut tx = self.store().write().await?;
         let source = resolve(&mut tx, &source_drive, at).await?;
         let (dest, name) = check_copy(&mut tx, &source, &dest_drive, &req).await?;
+        // A retry (same `client-request-id`, same request) gets the first request's monitor.
+        let request_key = req.client_request_id.as_ref().map(|crid| {
+            format!(
+                "{crid}\n{}:{}>{}:{}:{name}:{}:{}",
+                source.drive_id,
+                source.id,
+                dest.drive_id,
+                dest.id,
+                req.children_only,
+                req.conflict.as_str()
+            )
+        });
+        if let Some(key) = &request_key {
+            tx.release_request_key(&caller.id, key, now_millis() - IDEMPOTENCY_WINDOW_MILLIS)
+                .await?;
+            if let Some(job) = tx.copy_job_for_request(&caller.id, key).await? {
+                return Ok(job.id);
+            }
+        }
         check_top_level_clash(&mut tx, &source, &dest, &name, &req).await?;
         let root = tx
             .item(dest_drive.record.root_id)
@@ -87,7 +99,7 @@ impl DriveService {
         let job = CopyJobRecord {
             id: random_token(24),
             caller_id: caller.id.clone(),
-            client_request_id: req.client_request_id.clone(),
+            client_request_id: request_key.clone(),
             status: copies::NOT_STARTED.into(),
             source_drive: source_drive.record.id.clone(),
             source_id: source.id,
@@ -113,8 +125,24 @@ impl DriveService {
             updated_at: now,
             finished_at: None,
         };
-        tx.insert_copy_job(&job).await?;
-        tx.commit().await?;
+        let inserted = match tx.insert_copy_job(&job).await {
+            Ok(()) => tx.commit().await,
+            Err(e) => Err(e),
+        };
+        match inserted {
+            Ok(()) => {}
+            // A concurrent retry inserted the same key first (PostgreSQL): answer with its job.
+            Err(e) if e.is_unique_violation() && request_key.is_some() => {
+                let mut tx = self.store().read().await?;
+                let key = request_key.as_deref().unwrap_or_default();
+                return tx
+                    .copy_job_for_request(&caller.id, key)
+                    .await?
+                    .map(|j| j.id)
+                    .ok_or_else(|| e.into());
+            }
+            Err(e) => return Err(e.into()),
+        }
         self.wake_copy_runner();
         Ok(job.id)
     }

@@ -87,6 +87,7 @@ impl DriveService {
         names::validate(name)?;
         let drive = self.open_drive(caller, sel, Need::Write).await?;
         let mut tx = self.store().write().await?;
+        tx.lock_drive(&drive.record.id).await?;
         let parent = resolve(&mut tx, &drive, parent).await?;
         require_folder(&parent)?;
         check_path_length(&mut tx, parent.id, name).await?;
@@ -125,6 +126,7 @@ impl DriveService {
     ) -> Result<ItemView> {
         let drive = self.open_drive(caller, sel, Need::Write).await?;
         let mut tx = self.store().write().await?;
+        tx.lock_drive(&drive.record.id).await?;
         let item = resolve(&mut tx, &drive, at).await?;
         check_if_match(if_match, &item)?;
         let now = now_millis();
@@ -163,6 +165,7 @@ impl DriveService {
     ) -> Result<()> {
         let drive = self.open_drive(caller, sel, Need::Write).await?;
         let mut tx = self.store().write().await?;
+        tx.lock_drive(&drive.record.id).await?;
         let item = resolve(&mut tx, &drive, at).await?;
         check_if_match(if_match, &item)?;
         let Some(parent) = item.parent_id else {

@@ -127,7 +127,22 @@ impl DriveService {
         }
         self.inner.runner.running.lock().unwrap().remove(&id);
         self.forget_job_state(&id).await;
+        self.refresh_item_statistics().await;
         self.wake_copy_runner();
+    }
+
+    /// After a copy added many rows, lets PostgreSQL's planner know (walks of the tree otherwise
+    /// pick plans made for a small table).
+    async fn refresh_item_statistics(&self) {
+        let refreshed = async {
+            let mut tx = self.store().write().await?;
+            tx.refresh_statistics("items").await?;
+            tx.commit().await?;
+            Ok::<_, DriveError>(())
+        };
+        if let Err(e) = refreshed.await {
+            tracing::warn!(error = %e, "could not refresh statistics");
+        }
     }
 
     /// Drops a finished job's working rows, a slice at a time.
@@ -160,6 +175,7 @@ impl DriveService {
         let Some(mut job) = tx.copy_job(id).await? else {
             return Ok(Step::Done);
         };
+        tx.lock_drive(&job.dest_drive).await?;
         if job.cancel_requested != 0 {
             drop(tx);
             self.fail_job(id, "cancelled", "The copy was cancelled.", None)
@@ -258,6 +274,8 @@ impl DriveService {
                 job.depth += 1;
                 job.parent_cursor = 0;
                 job.key_cursor = None;
+                // The next level is planned from the map: let PostgreSQL see how it grew.
+                tx.refresh_statistics("copy_map").await?;
                 continue;
             };
             let slice = if job.key_cursor.is_some() || first_children > batch {
@@ -412,6 +430,7 @@ impl DriveService {
         let Some(mut job) = tx.copy_job(id).await?.filter(CopyJobRecord::is_active) else {
             return Ok(());
         };
+        tx.lock_drive(&job.dest_drive).await?;
         if let Some(placeholder) = job.placeholder_id {
             tx.delete_subtree(placeholder, now).await?;
         }

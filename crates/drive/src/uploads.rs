@@ -71,6 +71,7 @@ impl DriveService {
         }
         let now = now_millis();
         let mut tx = self.store().write().await?;
+        tx.lock_drive(&drive.record.id).await?;
         // An existing file at the address: check the preconditions and the clash now.
         let existing = resolve_opt(&mut tx, &drive, at).await?;
         let conflict = match (&existing, at.path.is_empty()) {
@@ -206,6 +207,7 @@ impl DriveService {
         let now = now_millis();
         let mut tx = self.store().write().await?;
         let drive = self.session_drive(&mut tx, &session).await?;
+        tx.lock_drive(&drive.record.id).await?;
         let parent = tx
             .item(session.parent_id)
             .await?

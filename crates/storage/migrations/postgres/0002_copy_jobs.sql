@@ -30,7 +30,9 @@ CREATE TABLE copy_jobs (
     finished_at       BIGINT
 );
 CREATE INDEX copy_jobs_active ON copy_jobs (status);
-CREATE INDEX copy_jobs_request ON copy_jobs (caller_id, client_request_id);
+-- A caller's `client-request-id` (with what the request asked for) names one job; keys of old
+-- jobs are released after the retry window.
+CREATE UNIQUE INDEX copy_jobs_request ON copy_jobs (caller_id, client_request_id);
 
 -- Source folder → its copy, per job: how the next level of the tree finds its new parents.
 CREATE TABLE copy_map (

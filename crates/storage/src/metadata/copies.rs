@@ -168,22 +168,39 @@ impl Tx {
             .await?)
     }
 
-    /// The job a caller started with this `client-request-id` since `since`, if any.
+    /// The job a caller started with this request key, if any.
     pub async fn copy_job_for_request(
         &mut self,
         caller_id: &str,
-        client_request_id: &str,
-        since: i64,
+        request_key: &str,
     ) -> Result<Option<CopyJobRecord>> {
         Ok(sqlx::query_as(
-            "SELECT * FROM copy_jobs WHERE caller_id = $1 AND client_request_id = $2 AND created_at >= $3 \
-             ORDER BY created_at DESC LIMIT 1",
+            "SELECT * FROM copy_jobs WHERE caller_id = $1 AND client_request_id = $2",
         )
         .bind(caller_id)
-        .bind(client_request_id)
-        .bind(since)
+        .bind(request_key)
         .fetch_optional(self.conn())
         .await?)
+    }
+
+    /// Frees a request key held by a job accepted before `before`: past the retry window, the
+    /// same key starts a new copy.
+    pub async fn release_request_key(
+        &mut self,
+        caller_id: &str,
+        request_key: &str,
+        before: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE copy_jobs SET client_request_id = NULL \
+             WHERE caller_id = $1 AND client_request_id = $2 AND created_at < $3",
+        )
+        .bind(caller_id)
+        .bind(request_key)
+        .bind(before)
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 
     /// Active jobs that `node` may run: its own (after a restart), those never claimed, and those
@@ -733,8 +750,7 @@ impl Tx {
     /// The active copies whose source holds `item`, each with the chain from `item` up to that
     /// copy's source root.
     pub(crate) async fn scopes_of(&mut self, item: i64) -> Result<Vec<Scope>> {
-        let active = self.active_copies().await?;
-        if active.is_empty() {
+        if self.active_copies().await?.is_empty() {
             return Ok(vec![]);
         }
         let chain: Vec<i64> = self
@@ -743,6 +759,12 @@ impl Tx {
             .into_iter()
             .map(|a| a.id)
             .collect();
+        self.scopes_in_chain(&chain).await
+    }
+
+    /// Like [`Tx::scopes_of`], for an item whose chain up to the top is known.
+    pub(crate) async fn scopes_in_chain(&mut self, chain: &[i64]) -> Result<Vec<Scope>> {
+        let active = self.active_copies().await?;
         Ok(active
             .into_iter()
             .filter_map(|(job_id, source)| {
@@ -753,6 +775,17 @@ impl Tx {
                 })
             })
             .collect())
+    }
+
+    /// Refreshes the planner's statistics of a table after bulk writes (PostgreSQL; SQLite's
+    /// planner does not need them).
+    pub async fn refresh_statistics(&mut self, table: &str) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query(sqlx::AssertSqlSafe(format!("ANALYZE {table}")))
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
     }
 
     /// Keeps the current version of rows for a copy, unless it kept one already.

@@ -33,6 +33,19 @@ impl Tx {
             .await?)
     }
 
+    /// Makes this transaction the only writer of the drive's tree until it ends (PostgreSQL;
+    /// SQLite has one writer anyway). Folder totals are updated up to the root by every write, so
+    /// two writers of one drive could otherwise lock folders in opposite orders and deadlock.
+    pub async fn lock_drive(&mut self, drive_id: &str) -> Result<()> {
+        if self.backend == super::Backend::Postgres {
+            sqlx::query("SELECT id FROM drives WHERE id = $1 FOR UPDATE")
+                .bind(drive_id)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Number of files in a drive (for `quota.fileCount`).
     pub async fn drive_file_count(&mut self, drive_id: &str) -> Result<i64> {
         let (n,): (i64,) = sqlx::query_as(

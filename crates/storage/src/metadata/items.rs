@@ -168,7 +168,13 @@ impl Tx {
         items_delta: i64,
         child_delta: i64,
     ) -> Result<()> {
-        for scope in self.scopes_of(folder_id).await? {
+        let chain: Vec<i64> = self
+            .ancestors(folder_id)
+            .await?
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        for scope in self.scopes_in_chain(&chain).await? {
             self.preserve_for_copy(&scope.job_id, &scope.chain).await?;
         }
         if child_delta != 0 {
@@ -179,34 +185,41 @@ impl Tx {
                 .await?;
         }
         if size_delta != 0 || items_delta != 0 {
-            sqlx::query(
-                "WITH RECURSIVE anc(id) AS (SELECT CAST($1 AS BIGINT) UNION ALL \
-                 SELECT i.parent_id FROM items i JOIN anc ON i.id = anc.id \
-                 WHERE i.parent_id IS NOT NULL) \
-                 UPDATE items SET size = size + $2, descendants = descendants + $3 \
-                 WHERE id IN (SELECT id FROM anc)",
-            )
-            .bind(folder_id)
-            .bind(size_delta)
-            .bind(items_delta)
-            .execute(self.conn())
-            .await?;
+            let list = (0..chain.len())
+                .map(|i| format!("${}", i + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "UPDATE items SET size = size + $1, descendants = descendants + $2 WHERE id IN ({list})"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(size_delta)
+                .bind(items_delta);
+            for id in chain {
+                q = q.bind(id);
+            }
+            q.execute(self.conn()).await?;
         }
         Ok(())
     }
 
-    /// The item and every folder above it, nearest first, ending with the root.
+    /// The item and every folder above it, nearest first, ending with the top (a drive's root,
+    /// or the placeholder of a copy being built). One primary-key lookup a level: trees are
+    /// shallow, and the plan never depends on table statistics.
     pub async fn ancestors(&mut self, id: i64) -> Result<Vec<Ancestor>> {
-        Ok(sqlx::query_as(
-            "WITH RECURSIVE anc(id, parent_id, name, depth) AS ( \
-             SELECT id, parent_id, name, 0 FROM items WHERE id = $1 UNION ALL \
-             SELECT i.id, i.parent_id, i.name, anc.depth + 1 FROM items i \
-             JOIN anc ON i.id = anc.parent_id) \
-             SELECT id, parent_id, name FROM anc ORDER BY depth",
-        )
-        .bind(id)
-        .fetch_all(self.conn())
-        .await?)
+        let mut chain: Vec<Ancestor> = vec![];
+        let mut next = Some(id);
+        while let Some(id) = next {
+            let row: Option<Ancestor> =
+                sqlx::query_as("SELECT id, parent_id, name FROM items WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(self.conn())
+                    .await?;
+            let Some(a) = row else { break };
+            next = a.parent_id;
+            chain.push(a);
+        }
+        Ok(chain)
     }
 
     /// Renames and/or moves an item (totals of old and new parents are the caller's concern).
@@ -302,7 +315,7 @@ impl Tx {
         sqlx::query(concat!(
             subtree_cte!(),
             ", refs AS (SELECT i.blob_hash AS hash, COUNT(*) AS n FROM items i \
-             JOIN sub ON i.id = sub.id WHERE i.blob_hash IS NOT NULL GROUP BY i.blob_hash) \
+             WHERE i.id IN (SELECT id FROM sub) AND i.blob_hash IS NOT NULL GROUP BY i.blob_hash) \
              UPDATE blobs SET refcount = blobs.refcount - refs.n, \
              zero_since = CASE WHEN blobs.refcount - refs.n <= 0 THEN $2 ELSE NULL END \
              FROM refs WHERE blobs.hash = refs.hash"

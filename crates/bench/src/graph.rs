@@ -1,0 +1,150 @@
+//! Talking to graphdrive over HTTP: building trees by copying, copying, polling monitors.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+/// One measured copy.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CopyTiming {
+    /// `POST …/copy` to `202 Accepted`.
+    pub accept: Duration,
+    /// `POST …/copy` to the monitor's `completed`.
+    pub complete: Duration,
+}
+
+impl Client {
+    pub fn new(server: &str, token: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            base: format!("{server}/v1.0"),
+            token: token.into(),
+            http,
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+        Ok(req.bearer_auth(&self.token).send().await?)
+    }
+
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let r = self
+            .send(self.http.get(format!("{}{path}", self.base)))
+            .await?;
+        if !r.status().is_success() {
+            bail!("GET {path}: {}", r.status());
+        }
+        Ok(r.json().await?)
+    }
+
+    pub async fn mkdir(&self, name: &str) -> anyhow::Result<Value> {
+        let r = self
+            .send(
+                self.http
+                    .post(format!("{}/me/drive/root/children", self.base))
+                    .json(&json!({ "name": name, "folder": {} })),
+            )
+            .await?;
+        if r.status() != 201 {
+            bail!("mkdir {name}: {}", r.status());
+        }
+        Ok(r.json().await?)
+    }
+
+    pub async fn upload(&self, path: &str, bytes: Vec<u8>) -> anyhow::Result<Value> {
+        let r = self
+            .send(
+                self.http
+                    .put(format!("{}/me/drive/root:/{path}:/content", self.base))
+                    .body(bytes),
+            )
+            .await?;
+        if !r.status().is_success() {
+            bail!("upload {path}: {}", r.status());
+        }
+        Ok(r.json().await?)
+    }
+
+    /// Copies the item at root path `source` into folder `dest_id` as `name`, and waits.
+    pub async fn copy(
+        &self,
+        source: &str,
+        dest_id: &str,
+        name: &str,
+    ) -> anyhow::Result<CopyTiming> {
+        let body = json!({ "parentReference": { "id": dest_id }, "name": name });
+        let started = Instant::now();
+        let r = self
+            .send(
+                self.http
+                    .post(format!("{}/me/drive/root:/{source}:/copy", self.base))
+                    .json(&body),
+            )
+            .await?;
+        let accept = started.elapsed();
+        if r.status() != 202 {
+            bail!(
+                "copy {source}: {} {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            );
+        }
+        let monitor = r
+            .headers()
+            .get("location")
+            .context("Location")?
+            .to_str()?
+            .to_string();
+        loop {
+            let s: Value = self.http.get(&monitor).send().await?.json().await?;
+            match s["status"].as_str() {
+                Some("completed") => break,
+                Some("failed") => bail!("copy {source} failed: {s}"),
+                _ => tokio::time::sleep(Duration::from_millis(2)).await,
+            }
+        }
+        Ok(CopyTiming {
+            accept,
+            complete: started.elapsed(),
+        })
+    }
+}
+
+/// Builds trees by doubling with copies: `leaf` holds 100 small files; each next level is a
+/// folder of 10 copies of the one before (so ~1,000, ~10,000, ~100,000, ~1,000,000 items, in
+/// folders of 10 and 100 entries). Returns the root paths with their item counts.
+pub async fn build_trees(c: &Client, levels: usize) -> anyhow::Result<Vec<(String, u64)>> {
+    c.mkdir("leaf").await?;
+    for i in 0..100 {
+        c.upload(
+            &format!("leaf/f{i:03}.txt"),
+            format!("file {i}").into_bytes(),
+        )
+        .await?;
+    }
+    let mut trees = vec![];
+    let (mut prev, mut items) = ("leaf".to_string(), 101u64);
+    for level in 1..=levels {
+        let name = format!("tree{level}");
+        let folder = c.mkdir(&name).await?;
+        let id = folder["id"].as_str().context("id")?.to_string();
+        for i in 0..10 {
+            c.copy(&prev, &id, &format!("{prev}-{i}")).await?;
+        }
+        items = items * 10 + 1;
+        trees.push((name.clone(), items));
+        prev = name;
+    }
+    Ok(trees)
+}

@@ -1,0 +1,188 @@
+//! BENCHMARKS.md, bench-results.json and the chart; and the scratch PostgreSQL database.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use sqlx::{AnyConnection, Connection, Executor};
+
+use crate::Results;
+
+pub async fn postgres_database(admin: &str, name: &str) -> anyhow::Result<String> {
+    sqlx::any::install_default_drivers();
+    let mut c = AnyConnection::connect(admin).await?;
+    c.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .await?;
+    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+    Ok(format!("{base}/{name}"))
+}
+
+pub async fn drop_postgres_database(admin: &str, name: &str) -> anyhow::Result<()> {
+    let mut c = AnyConnection::connect(admin).await?;
+    c.execute(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+    )))
+    .await?;
+    Ok(())
+}
+
+fn command_output(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|s| s.trim_start_matches([' ', '\t', ':']))
+        .unwrap_or("?");
+    let mem = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem = mem
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .nth(1)
+        .and_then(|k| k.parse::<u64>().ok())
+        .unwrap_or(0);
+    format!(
+        "{} cores ({cpu}), {:.0} GiB memory, {}; {}; commit {}",
+        command_output("nproc", &[]),
+        mem as f64 / (1 << 20) as f64,
+        command_output("sh", &["-c", "df -T . | tail -1 | awk '{print $2}'"]),
+        command_output("rustc", &["--version"]),
+        command_output("git", &["rev-parse", "--short", "HEAD"]),
+    )
+}
+
+pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
+    let mut md = String::new();
+    writeln!(md, "# Benchmarks\n")?;
+    writeln!(
+        md,
+        "Produced by `cargo run --release -p graphdrive-bench -- copy --postgres postgres://postgres@127.0.0.1:5432/postgres` on {}.",
+        command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"])
+    )?;
+    writeln!(md, "Machine: {}.\n", machine())?;
+    writeln!(
+        md,
+        "Every figure has its baseline measured in the same run; timings on this shared 2-core machine are noisy, so read the ratios.\n"
+    )?;
+    writeln!(md, "## Folder copy through the API\n")?;
+    writeln!(
+        md,
+        "Trees are built by doubling with copies through the API: a folder of 100 small files, then folders of 10 copies of the level below (so folders hold 10 or 100 entries). `accept` is `POST …/copy` → `202`; `complete` is `POST` → the monitor's `completed`. `INSERT … SELECT` is a bare one-transaction copy of as many rows of `(id, parent, name, size, hash)` with a unique `(parent, name)` index, in the same engine, by the same process. Latencies are of a second client reading one item and uploading a 1 KiB file in a loop while the copy runs.\n"
+    )?;
+    writeln!(
+        md,
+        "| engine | items | accept (ms) | complete (s) | items/s | INSERT…SELECT (s) | ratio | peak RSS (MiB) | GET p50/p99 (ms) | upload p50/p99 (ms) |"
+    )?;
+    writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+    for s in &r.sizes {
+        writeln!(
+            md,
+            "| {} | {} | {:.1} | {:.3} | {:.0} | {:.3} | {:.2}× | {:.0} | {:.1} / {:.1} | {:.1} / {:.1} |",
+            s.backend,
+            s.items,
+            s.accept_ms,
+            s.complete_s,
+            s.items_per_s,
+            s.baseline_s,
+            s.complete_s / s.baseline_s,
+            s.peak_rss_mib,
+            s.latencies.get_p50_ms,
+            s.latencies.get_p99_ms,
+            s.latencies.upload_p50_ms,
+            s.latencies.upload_p99_ms
+        )?;
+    }
+    if !r.peers.is_empty() {
+        writeln!(
+            md,
+            "\n## Against the peers: 10,000 files (100 folders × 100)\n"
+        )?;
+        writeln!(
+            md,
+            "graphdrive (SQLite) copies the tree through its API; `cp -r` copies real files on the same disk; Apache httpd mod_dav answers one WebDAV `COPY` (Depth: infinity) on loopback. Medians of 3.\n"
+        )?;
+        writeln!(
+            md,
+            "| file size | graphdrive (s) | cp -r (s) | Apache COPY (s) | vs cp -r | vs Apache |"
+        )?;
+        writeln!(md, "|---:|---:|---:|---:|---:|---:|")?;
+        for p in &r.peers {
+            let apache = p.apache_s.map_or("n/a".into(), |a| format!("{a:.3}"));
+            let vs_apache = p
+                .apache_s
+                .map_or("n/a".into(), |a| format!("{:.1}× faster", a / p.ours_s));
+            writeln!(
+                md,
+                "| {} KiB | {:.3} | {:.3} | {apache} | {:.1}× faster | {vs_apache} |",
+                p.file_kib,
+                p.ours_s,
+                p.cp_s,
+                p.cp_s / p.ours_s
+            )?;
+        }
+    }
+    if let Some(b) = &r.big_file {
+        writeln!(md, "\n## One 1 GiB file\n")?;
+        writeln!(
+            md,
+            "| graphdrive accept → completed (ms) | cp (s) | ratio |"
+        )?;
+        writeln!(md, "|---:|---:|---:|")?;
+        writeln!(
+            md,
+            "| {:.1} | {:.3} | {:.0}× faster |",
+            b.ours_ms,
+            b.cp_s,
+            b.cp_s * 1000.0 / b.ours_ms
+        )?;
+    }
+    for n in &r.notes {
+        writeln!(md, "\nNote: {n}")?;
+    }
+    let json_path = out.with_file_name("bench-results.json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(r)?)?;
+    if chart(&json_path, &out.with_file_name("docs/copy-bench.png")) {
+        writeln!(md, "\n![items vs seconds](docs/copy-bench.png)")?;
+    }
+    std::fs::write(out, md)?;
+    Ok(())
+}
+
+/// Renders the log–log chart with matplotlib (installed into `.venv` when missing).
+fn chart(results: &Path, png: &Path) -> bool {
+    let py = Path::new(".venv/bin/python");
+    if !py.exists() {
+        let _ = Command::new("python3")
+            .args(["-m", "venv", ".venv"])
+            .status();
+    }
+    let has = |py: &Path| {
+        Command::new(py)
+            .args(["-c", "import matplotlib"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has(py) {
+        let _ = Command::new(".venv/bin/pip")
+            .args(["install", "-q", "matplotlib"])
+            .status();
+    }
+    if let Some(dir) = png.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    Command::new(py)
+        .arg("scripts/bench_chart.py")
+        .arg(results)
+        .arg(png)
+        .status()
+        .is_ok_and(|s| s.success())
+}

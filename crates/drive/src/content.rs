@@ -64,23 +64,47 @@ impl DriveService {
             .blobs()
             .put_stream(body, self.config().max_simple_upload)
             .await?;
-        let mut tx = self.store().write().await?;
-        tx.lock_drive(&drive.record.id).await?;
-        let now = now_millis();
-        let target = self
-            .target_for_path(&mut tx, &drive, at, &caller.id, now)
-            .await?;
-        let target = FileTarget {
-            conflict,
-            if_match: if_match.map(str::to_string),
-            fs: FsTimes::default(),
-            ..target
-        };
-        let (id, created) = write_file(&mut tx, &drive, target, &blob, &caller.id, now).await?;
-        let item = tx.item(id).await?.ok_or_else(not_found)?;
-        let v = view(&mut tx, &drive, item).await?;
-        tx.commit().await?;
-        Ok((v, created))
+        let written = async {
+            let mut tx = self.store().write().await?;
+            tx.lock_drive(&drive.record.id).await?;
+            let now = now_millis();
+            let target = self
+                .target_for_path(&mut tx, &drive, at, &caller.id, now)
+                .await?;
+            let target = FileTarget {
+                conflict,
+                if_match: if_match.map(str::to_string),
+                fs: FsTimes::default(),
+                ..target
+            };
+            let (id, created) = write_file(&mut tx, &drive, target, &blob, &caller.id, now).await?;
+            let item = tx.item(id).await?.ok_or_else(not_found)?;
+            let v = view(&mut tx, &drive, item).await?;
+            tx.commit().await?;
+            Ok((v, created))
+        }
+        .await;
+        self.collectable_on_failure(&blob, written).await
+    }
+
+    /// When the metadata write of stored content failed, records the content as unreferenced so
+    /// that upkeep removes its bytes (after the grace period that protects concurrent uploads).
+    pub(crate) async fn collectable_on_failure<T>(
+        &self,
+        blob: &StoredBlob,
+        result: Result<T>,
+    ) -> Result<T> {
+        if result.is_err() {
+            let noted = async {
+                let mut tx = self.store().write().await?;
+                tx.note_unreferenced_blob(blob, now_millis()).await?;
+                tx.commit().await
+            };
+            if let Err(e) = noted.await {
+                tracing::warn!(blob = %blob.sha256, error = %e, "could not record unreferenced content");
+            }
+        }
+        result
     }
 
     /// The folder and name an upload address names. `items/{id}` alone names an existing file;

@@ -204,34 +204,38 @@ impl DriveService {
             .blobs()
             .assemble_parts(&session.id, parts, self.config().max_file_size)
             .await?;
-        let now = now_millis();
-        let mut tx = self.store().write().await?;
-        let drive = self.session_drive(&mut tx, &session).await?;
-        tx.lock_drive(&drive.record.id).await?;
-        let parent = tx
-            .item(session.parent_id)
-            .await?
-            .filter(|p| p.drive_id == drive.record.id)
-            .ok_or_else(|| {
-                DriveError::NotFound("The upload's destination folder no longer exists.".into())
-            })?;
-        let target = FileTarget {
-            parent,
-            name: session.name.clone(),
-            conflict: ConflictBehavior::parse(&session.conflict)?,
-            if_match: session.if_match.clone(),
-            fs: FsTimes {
-                created: session.fs_created_at,
-                modified: session.fs_modified_at,
-            },
-        };
-        let (id, created) =
-            write_file(&mut tx, &drive, target, &blob, &session.principal_id, now).await?;
-        tx.delete_upload_session(&session.id).await?;
-        let item = tx.item(id).await?.ok_or_else(not_found)?;
-        let v = view(&mut tx, &drive, item).await?;
-        tx.commit().await?;
-        Ok(FragmentOutcome::Completed(Box::new(v), created))
+        let written = async {
+            let now = now_millis();
+            let mut tx = self.store().write().await?;
+            let drive = self.session_drive(&mut tx, &session).await?;
+            tx.lock_drive(&drive.record.id).await?;
+            let parent = tx
+                .item(session.parent_id)
+                .await?
+                .filter(|p| p.drive_id == drive.record.id)
+                .ok_or_else(|| {
+                    DriveError::NotFound("The upload's destination folder no longer exists.".into())
+                })?;
+            let target = FileTarget {
+                parent,
+                name: session.name.clone(),
+                conflict: ConflictBehavior::parse(&session.conflict)?,
+                if_match: session.if_match.clone(),
+                fs: FsTimes {
+                    created: session.fs_created_at,
+                    modified: session.fs_modified_at,
+                },
+            };
+            let (id, created) =
+                write_file(&mut tx, &drive, target, &blob, &session.principal_id, now).await?;
+            tx.delete_upload_session(&session.id).await?;
+            let item = tx.item(id).await?.ok_or_else(not_found)?;
+            let v = view(&mut tx, &drive, item).await?;
+            tx.commit().await?;
+            Ok(FragmentOutcome::Completed(Box::new(v), created))
+        }
+        .await;
+        self.collectable_on_failure(&blob, written).await
     }
 
     async fn session_drive(

@@ -23,6 +23,23 @@ impl Tx {
         Ok(())
     }
 
+    /// Records stored content that no item references (its metadata write failed), so that
+    /// upkeep removes it after the grace period; a blob already known is left as it is.
+    pub async fn note_unreferenced_blob(&mut self, blob: &StoredBlob, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO blobs (hash, size, sha1, quickxor, refcount, zero_since) \
+             VALUES ($1, $2, $3, $4, 0, $5) ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(&blob.sha256)
+        .bind(blob.size as i64)
+        .bind(&blob.sha1)
+        .bind(&blob.quickxor)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     pub async fn release_blob_refs(&mut self, hash: &str, n: i64, now: i64) -> Result<()> {
         sqlx::query(
             "UPDATE blobs SET refcount = refcount - $2, \

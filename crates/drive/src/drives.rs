@@ -129,9 +129,23 @@ impl DriveService {
             quota_total: self.config().default_quota,
             created_at: now,
         };
-        tx.insert_drive(&record).await?;
-        tx.commit().await?;
-        Ok(Drive { record, owner })
+        let made = match tx.insert_drive(&record).await {
+            Ok(()) => tx.commit().await,
+            Err(e) => Err(e),
+        };
+        match made {
+            Ok(()) => Ok(Drive { record, owner }),
+            // Another request made it first (PostgreSQL): use that one.
+            Err(e) if e.is_unique_violation() => {
+                let mut tx = self.store().read().await?;
+                let record = tx
+                    .drive_of_owner(&owner.id)
+                    .await?
+                    .ok_or_else(|| DriveError::from(e))?;
+                Ok(Drive { record, owner })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn drive_view(&self, caller: &Caller, selector: &DriveSelector) -> Result<DriveView> {

@@ -194,7 +194,11 @@ pub(crate) async fn children_page(
         None => None,
         Some(token) => {
             let id = ids::parse_item_id(token).ok_or_else(bad_cursor)?;
-            Some(tx.child_name_key(id).await?.ok_or_else(bad_cursor)?)
+            Some(
+                tx.child_name_key(folder.id, id)
+                    .await?
+                    .ok_or_else(bad_cursor)?,
+            )
         }
     };
     let rows = tx

@@ -167,7 +167,7 @@ impl DriveService {
 
     /// One batch of a job, in one transaction.
     async fn copy_step(&self, id: &str) -> Result<Step> {
-        let mut tx = self.store().write().await?;
+        let mut tx = self.store().write_snapshot().await?;
         let now = now_millis();
         if !tx.hold_copy_job(id, &self.config().node_id, now).await? {
             return Ok(Step::Done);

@@ -24,6 +24,10 @@ impl DriveService {
         let blobs = tx
             .take_unreferenced_blobs(now - BLOB_GRACE_MILLIS, 1000)
             .await?;
+        let leftovers = tx.finished_jobs_with_state().await?;
+        for job in &leftovers {
+            tx.forget_copy_state(job, 50_000).await?;
+        }
         tx.expire_copy_jobs(now - FINISHED_COPY_TTL_MILLIS).await?;
         tx.commit().await?;
         for s in &sessions {

@@ -55,6 +55,12 @@ pub fn parse(raw: &str) -> GraphResult<Address> {
     let decoded = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .map_err(|_| GraphError::invalid_request("The request path is not valid UTF-8."))?;
+    if decoded.chars().any(char::is_control) {
+        return Err(
+            GraphError::invalid_request("The request path holds a control character.")
+                .with_inner("invalidPath"),
+        );
+    }
     let mut rest = decoded.trim_start_matches('/').to_string();
     while rest.contains("//") {
         rest = rest.replace("//", "/");

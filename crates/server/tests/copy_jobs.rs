@@ -210,6 +210,46 @@ async fn copy_reads_the_source_as_accepted(backend: Backend) {
     )
     .await
     .expect(200);
+    // An item that leaves the source and comes back, and a folder that leaves and then changes.
+    let f3 = api
+        .get("/me/drive/root:/src/leaf-4/f003.txt")
+        .await
+        .expect(200)
+        .json();
+    let leaf4 = api
+        .get("/me/drive/root:/src/leaf-4")
+        .await
+        .expect(200)
+        .json();
+    let f3_path = format!("/me/drive/items/{}", f3["id"].as_str().unwrap());
+    api.patch(
+        &f3_path,
+        &json!({ "parentReference": { "id": root["id"] } }),
+    )
+    .await
+    .expect(200);
+    api.patch(
+        &f3_path,
+        &json!({ "parentReference": { "id": leaf4["id"] } }),
+    )
+    .await
+    .expect(200);
+    let leaf6 = api
+        .get("/me/drive/root:/src/leaf-6")
+        .await
+        .expect(200)
+        .json();
+    api.patch(
+        &format!("/me/drive/items/{}", leaf6["id"].as_str().unwrap()),
+        &json!({ "parentReference": { "id": root["id"] }, "name": "moved out" }),
+    )
+    .await
+    .expect(200);
+    api.upload("moved out/late.txt", b"written after leaving".to_vec())
+        .await;
+    api.delete("/me/drive/root:/moved out/f000.txt")
+        .await
+        .expect(204);
     let mid = Api::new("http://unused", None).get(&monitor).await.json();
     assert_eq!(
         mid["status"], "inProgress",

@@ -158,7 +158,7 @@ fn parse_range(h: &str, size: u64) -> RangeRequest {
             let end = if b.is_empty() {
                 Some(size)
             } else {
-                b.parse::<u64>().ok().map(|e| (e + 1).min(size))
+                b.parse::<u64>().ok().map(|e| e.saturating_add(1).min(size))
             }?;
             (start < size && start < end).then_some(start..end)
         }),

@@ -63,6 +63,11 @@ pub(crate) async fn monitor(
     Path(job): Path<String>,
     _headers: HeaderMap,
 ) -> Response {
+    if !super::is_url_token(&job) {
+        return GraphError::not_found("The operation does not exist.")
+            .with_inner("operationNotFound")
+            .into_response();
+    }
     let result = match method {
         Method::GET | Method::HEAD => report(&state, &job).await,
         Method::DELETE => state

@@ -55,6 +55,15 @@ pub(crate) struct ItemReference {
 impl ItemReference {
     /// The folder this reference names. Empty strings count as absent (rclone sends them).
     pub fn target(&self) -> GraphResult<ParentTarget> {
+        let fields = [&self.drive_id, &self.id, &self.path];
+        if fields.iter().any(|f| {
+            f.as_deref()
+                .is_some_and(|s| s.chars().any(char::is_control))
+        }) {
+            return Err(GraphError::invalid_request(
+                "parentReference holds a control character.",
+            ));
+        }
         let drive_id = self.drive_id.clone().filter(|s| !s.is_empty());
         let id = self.id.clone().filter(|s| !s.is_empty());
         let path = match self.path.as_deref().filter(|s| !s.is_empty()) {

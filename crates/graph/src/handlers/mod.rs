@@ -126,3 +126,12 @@ pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
 pub(crate) fn not_modified() -> Response {
     StatusCode::NOT_MODIFIED.into_response()
 }
+
+/// True for the URL-safe tokens the server hands out (upload sessions, monitors); anything else
+/// cannot name one and is not looked up.
+pub(crate) fn is_url_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

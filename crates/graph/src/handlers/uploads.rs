@@ -80,6 +80,10 @@ pub(crate) async fn session_url(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    if !super::is_url_token(&session) {
+        return GraphError::not_found("The upload session does not exist or has expired.")
+            .into_response();
+    }
     let result = match method {
         Method::PUT => put_fragment(&state, &session, &headers, body).await,
         Method::GET => state

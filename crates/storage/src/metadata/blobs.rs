@@ -53,16 +53,19 @@ impl Tx {
         Ok(())
     }
 
-    /// Forgets blobs that have had no reference since before `cutoff`; returns their hashes so
-    /// their bytes can be removed.
+    /// Forgets blobs that have had no reference since before `cutoff` (and that no running
+    /// copy's snapshot holds); returns their hashes so their bytes can be removed. The conditions
+    /// are checked again on the row itself, after any concurrent reference was taken.
     pub async fn take_unreferenced_blobs(
         &mut self,
         cutoff: i64,
         limit: i64,
     ) -> Result<Vec<String>> {
         let rows: Vec<(String,)> = sqlx::query_as(
-            "DELETE FROM blobs WHERE hash IN (SELECT hash FROM blobs \
-             WHERE refcount <= 0 AND zero_since < $1 LIMIT $2) RETURNING hash",
+            "DELETE FROM blobs WHERE hash IN (SELECT b.hash FROM blobs b \
+             WHERE b.refcount <= 0 AND b.zero_since < $1 \
+             AND NOT EXISTS (SELECT 1 FROM copy_preserved p WHERE p.blob_hash = b.hash) LIMIT $2) \
+             AND refcount <= 0 AND zero_since < $1 RETURNING hash",
         )
         .bind(cutoff)
         .bind(limit)

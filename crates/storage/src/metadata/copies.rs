@@ -84,8 +84,10 @@ pub enum LevelSlice {
 /// An active copy and the chain of its source rows a write is about to touch.
 pub(crate) struct Scope {
     pub job_id: String,
-    /// From the touched item up to (and including) the copy's source root.
+    /// The items of the touched chain (the item and the folders above it) the copy's source holds.
     pub chain: Vec<i64>,
+    /// Whether it holds the touched item itself.
+    pub holds_item: bool,
 }
 
 /// The columns a copy carries over, in `items` and in `copy_preserved` alike.
@@ -308,8 +310,12 @@ impl Tx {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Drops up to `limit` rows of a finished job's working state; returns how many went.
+    /// Drops up to `limit` rows of a finished job's working state; returns how many went. The
+    /// state of a job still running is kept.
     pub async fn forget_copy_state(&mut self, job_id: &str, limit: i64) -> Result<u64> {
+        if self.copy_job(job_id).await?.is_some_and(|j| j.is_active()) {
+            return Ok(0);
+        }
         let mut n = 0;
         for table in ["copy_map", "copy_preserved", "copy_excluded"] {
             let key = if table == "copy_map" { "old_id" } else { "id" };
@@ -343,7 +349,8 @@ impl Tx {
     /// Forgets finished jobs older than `before` (their monitors then answer 404).
     pub async fn expire_copy_jobs(&mut self, before: i64) -> Result<u64> {
         Ok(sqlx::query(
-            "DELETE FROM copy_jobs WHERE status IN ('completed', 'failed') AND finished_at < $1",
+            "DELETE FROM copy_jobs WHERE status IN ('completed', 'failed') AND finished_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM copy_map m WHERE m.job_id = copy_jobs.id)",
         )
         .bind(before)
         .execute(self.conn())
@@ -699,7 +706,12 @@ impl Tx {
 
     /// Moves every child of `from` into `to` (totals are the caller's concern); returns their ids.
     pub async fn adopt_children(&mut self, from: i64, to: i64) -> Result<Vec<i64>> {
-        let scopes = self.scopes_of(to).await?;
+        let scopes: Vec<Scope> = self
+            .scopes_of(to)
+            .await?
+            .into_iter()
+            .filter(|s| s.holds_item)
+            .collect();
         let rows: Vec<(i64,)> =
             sqlx::query_as("UPDATE items SET parent_id = $2 WHERE parent_id = $1 RETURNING id")
                 .bind(from)
@@ -728,7 +740,7 @@ impl Tx {
     // --- The snapshot of running copies -------------------------------------------------------
 
     /// Active copies (job id, source root), read once per transaction.
-    async fn active_copies(&mut self) -> Result<Vec<(String, i64)>> {
+    pub(crate) async fn active_copies(&mut self) -> Result<Vec<(String, i64)>> {
         if let Some(a) = &self.active_copies {
             return Ok(a.clone());
         }
@@ -747,8 +759,8 @@ impl Tx {
         Ok(rows)
     }
 
-    /// The active copies whose source holds `item`, each with the chain from `item` up to that
-    /// copy's source root.
+    /// The running copies whose source (as each copy sees it) holds `item` or a folder above it,
+    /// each with those of them it holds.
     pub(crate) async fn scopes_of(&mut self, item: i64) -> Result<Vec<Scope>> {
         if self.active_copies().await?.is_empty() {
             return Ok(vec![]);
@@ -764,17 +776,94 @@ impl Tx {
 
     /// Like [`Tx::scopes_of`], for an item whose chain up to the top is known.
     pub(crate) async fn scopes_in_chain(&mut self, chain: &[i64]) -> Result<Vec<Scope>> {
-        let active = self.active_copies().await?;
-        Ok(active
-            .into_iter()
-            .filter_map(|(job_id, source)| {
-                let pos = chain.iter().position(|&id| id == source)?;
-                Some(Scope {
+        let mut scopes = vec![];
+        for (job_id, source) in self.active_copies().await? {
+            let mut known = std::collections::HashMap::new();
+            let mut held = vec![];
+            for &id in chain {
+                if self.in_copy_source(&job_id, source, id, &mut known).await? {
+                    held.push(id);
+                }
+            }
+            if !held.is_empty() {
+                let holds_item = held.first() == chain.first();
+                scopes.push(Scope {
                     job_id,
-                    chain: chain[..=pos].to_vec(),
-                })
-            })
-            .collect())
+                    chain: held,
+                    holds_item,
+                });
+            }
+        }
+        Ok(scopes)
+    }
+
+    /// True when `id` lies in a running copy's source as it was when the copy was accepted:
+    /// walking up through the versions the copy preserved (for items that moved since) reaches
+    /// the source root, through no item the copy leaves out. `known` remembers walks already made.
+    async fn in_copy_source(
+        &mut self,
+        job_id: &str,
+        source: i64,
+        id: i64,
+        known: &mut std::collections::HashMap<i64, bool>,
+    ) -> Result<bool> {
+        let mut path = vec![];
+        let mut current = Some(id);
+        let found = loop {
+            let Some(id) = current else { break false };
+            if id == source {
+                break true;
+            }
+            if let Some(&k) = known.get(&id) {
+                break k;
+            }
+            if path.len() > 100_000 {
+                break false;
+            }
+            path.push(id);
+            let (preserved, preserved_parent, live_parent, excluded): (
+                Option<i64>,
+                Option<i64>,
+                Option<i64>,
+                Option<i64>,
+            ) = sqlx::query_as(
+                "SELECT (SELECT 1 FROM copy_preserved WHERE job_id = $1 AND id = $2), \
+                     (SELECT parent_id FROM copy_preserved WHERE job_id = $1 AND id = $2), \
+                     (SELECT parent_id FROM items WHERE id = $2), \
+                     (SELECT 1 FROM copy_excluded WHERE job_id = $1 AND id = $2)",
+            )
+            .bind(job_id)
+            .bind(id)
+            .fetch_one(self.conn())
+            .await?;
+            if excluded.is_some() {
+                break false;
+            }
+            current = if preserved.is_some() {
+                preserved_parent
+            } else {
+                live_parent
+            };
+        };
+        for id in path {
+            known.insert(id, found);
+        }
+        Ok(found)
+    }
+
+    /// True when a copy preserved any row of the subtree of `root` (an item that moved out of its
+    /// source, say), so that deleting the subtree must keep it.
+    pub(crate) async fn subtree_has_preserved(&mut self, job_id: &str, root: i64) -> Result<bool> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "WITH RECURSIVE sub(id) AS (SELECT CAST($2 AS BIGINT) \
+             UNION ALL SELECT i.id FROM items i JOIN sub ON i.parent_id = sub.id) \
+             SELECT 1 FROM copy_preserved p WHERE p.job_id = $1 AND p.id IN (SELECT id FROM sub) LIMIT 1",
+        )
+        .bind(job_id)
+        .bind(root)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(row.is_some())
     }
 
     /// Refreshes the planner's statistics of a table after bulk writes (PostgreSQL; SQLite's

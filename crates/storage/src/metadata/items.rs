@@ -93,12 +93,14 @@ impl Tx {
         Ok(q.fetch_all(self.conn()).await?)
     }
 
-    /// The name key of a child, used as the paging cursor of a listing.
-    pub async fn child_name_key(&mut self, id: i64) -> Result<Option<String>> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT name_key FROM items WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.conn())
-            .await?;
+    /// The name key of a child of `parent`, used as the paging cursor of a listing.
+    pub async fn child_name_key(&mut self, parent: i64, id: i64) -> Result<Option<String>> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT name_key FROM items WHERE id = $1 AND parent_id = $2")
+                .bind(id)
+                .bind(parent)
+                .fetch_optional(self.conn())
+                .await?;
         Ok(row.map(|r| r.0))
     }
 
@@ -120,7 +122,12 @@ impl Tx {
 
     /// Inserts a file or folder under its parent and updates the totals of the folders above.
     pub async fn insert_item(&mut self, item: &NewItem) -> Result<i64> {
-        let scopes = self.scopes_of(item.parent_id).await?;
+        let scopes: Vec<_> = self
+            .scopes_of(item.parent_id)
+            .await?
+            .into_iter()
+            .filter(|s| s.holds_item)
+            .collect();
         let (is_folder, size, blob, mime) = match &item.file {
             Some(f) => (
                 0i64,
@@ -232,12 +239,17 @@ impl Tx {
         author: &str,
         now: i64,
     ) -> Result<()> {
-        let before = self.scopes_of(id).await?;
+        let before: Vec<_> = self
+            .scopes_of(id)
+            .await?
+            .into_iter()
+            .filter(|s| s.holds_item)
+            .collect();
         for scope in &before {
             self.preserve_for_copy(&scope.job_id, &[id]).await?;
         }
         for scope in self.scopes_of(parent_id).await? {
-            if !before.iter().any(|b| b.job_id == scope.job_id) {
+            if scope.holds_item && !before.iter().any(|b| b.job_id == scope.job_id) {
                 self.exclude_from_copy(&scope.job_id, id).await?;
             }
         }
@@ -309,8 +321,15 @@ impl Tx {
     /// Deletes an item with everything below it and releases the blobs they referenced. The
     /// totals of the folders above are the caller's concern.
     pub async fn delete_subtree(&mut self, id: i64, now: i64) -> Result<()> {
-        for scope in self.scopes_of(id).await? {
-            self.preserve_subtree_for_copy(&scope.job_id, id).await?;
+        for (job_id, _) in self.active_copies().await? {
+            let held = self
+                .scopes_of(id)
+                .await?
+                .iter()
+                .any(|s| s.job_id == job_id && s.holds_item);
+            if held || self.subtree_has_preserved(&job_id, id).await? {
+                self.preserve_subtree_for_copy(&job_id, id).await?;
+            }
         }
         sqlx::query(concat!(
             subtree_cte!(),
@@ -339,7 +358,9 @@ impl Tx {
     /// Keeps an item's current version for every running copy whose source holds it.
     async fn preserve_item_for_copies(&mut self, id: i64) -> Result<()> {
         for scope in self.scopes_of(id).await? {
-            self.preserve_for_copy(&scope.job_id, &[id]).await?;
+            if scope.holds_item {
+                self.preserve_for_copy(&scope.job_id, &[id]).await?;
+            }
         }
         Ok(())
     }

@@ -99,8 +99,22 @@ impl DriveService {
 
     async fn run_job(&self, id: String) {
         let mut failures = 0;
+        // The drives a batch reads and writes, in one order for every runner.
+        let drives = match self.store().read().await {
+            Ok(mut tx) => tx.copy_job(&id).await.ok().flatten().map(|j| {
+                let mut d = vec![j.source_drive, j.dest_drive];
+                d.sort();
+                d.dedup();
+                d
+            }),
+            Err(_) => None,
+        };
         loop {
-            match self.copy_step(&id).await {
+            let step = match &drives {
+                Some(drives) => self.copy_step(&id, drives).await,
+                None => Ok(Step::Done),
+            };
+            match step {
                 Ok(Step::More) => {
                     failures = 0;
                     let pause = self.config().copy_batch_pause_ms;
@@ -166,8 +180,13 @@ impl DriveService {
     }
 
     /// One batch of a job, in one transaction.
-    async fn copy_step(&self, id: &str) -> Result<Step> {
-        let mut tx = self.store().write_snapshot().await?;
+    async fn copy_step(&self, id: &str, drives: &[String]) -> Result<Step> {
+        let mut tx = self.store().write().await?;
+        // No writer of the source or the destination runs during a batch: its statements read
+        // the same source rows, and its folder updates never cross another writer's.
+        for drive in drives {
+            tx.lock_drive(drive).await?;
+        }
         let now = now_millis();
         if !tx.hold_copy_job(id, &self.config().node_id, now).await? {
             return Ok(Step::Done);
@@ -175,7 +194,6 @@ impl DriveService {
         let Some(mut job) = tx.copy_job(id).await? else {
             return Ok(Step::Done);
         };
-        tx.lock_drive(&job.dest_drive).await?;
         if job.cancel_requested != 0 {
             drop(tx);
             self.fail_job(id, "cancelled", "The copy was cancelled.", None)

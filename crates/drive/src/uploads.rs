@@ -202,7 +202,7 @@ impl DriveService {
         };
         let blob = self
             .blobs()
-            .assemble_parts(&session.id, parts, self.config().max_file_size)
+            .assemble_parts(parts, self.config().max_file_size)
             .await?;
         let written = async {
             let now = now_millis();
@@ -235,7 +235,30 @@ impl DriveService {
             Ok(FragmentOutcome::Completed(Box::new(v), created))
         }
         .await;
+        match &written {
+            Ok(_) => {
+                let _ = self.blobs().remove_parts(&session.id).await;
+            }
+            Err(_) => self.reopen_last_fragment(&session.id).await,
+        }
         self.collectable_on_failure(&blob, written).await
+    }
+
+    /// After a completion failed (a name taken meanwhile, the quota), lets the client send the
+    /// last fragment again instead of losing the whole upload.
+    async fn reopen_last_fragment(&self, session: &str) {
+        let reopened = async {
+            let mut tx = self.store().write().await?;
+            let object = tx.reopen_last_upload_part(session).await?;
+            tx.commit().await?;
+            if let Some(object) = object {
+                self.blobs().remove_part(&object).await?;
+            }
+            Ok::<_, DriveError>(())
+        };
+        if let Err(e) = reopened.await {
+            tracing::warn!(session, error = %e, "could not reopen an upload session");
+        }
     }
 
     async fn session_drive(

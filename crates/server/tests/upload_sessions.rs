@@ -25,6 +25,7 @@ on_both_backends!(
     session_conflicts,
     session_file_system_info,
     permissions_and_unknown_sessions,
+    failed_completion_can_be_retried,
 );
 
 /// Fragments must be multiples of 320 KiB.
@@ -707,4 +708,45 @@ async fn permissions_and_unknown_sessions(backend: Backend) {
         .expect(404);
     anon.delete(&unknown).await.expect(404);
     alice.get(&unknown).await.expect(404);
+}
+
+/// When completing fails (here: the name was taken meanwhile and the session says `fail`), the
+/// last fragment can be sent again once the clash is gone; the earlier fragments are kept.
+async fn failed_completion_can_be_retried(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let api = server.new_user("alice");
+    let anon = server.anonymous();
+    let bytes = pattern(3 * FRAGMENT + 1000, 9);
+    let session = create_session(&api, "/me/drive/root:/race/file.bin:", &json!({})).await;
+    let url = upload_url(&session, &server);
+    put_fragment(&anon, &url, &bytes, 0, FRAGMENT)
+        .await
+        .expect(202);
+    api.upload("race/file.bin", b"taken meanwhile".to_vec())
+        .await;
+    let last = bytes.len() - 1000;
+    put_fragment(&anon, &url, &bytes, FRAGMENT, last)
+        .await
+        .expect(202);
+    put_fragment(&anon, &url, &bytes, last, bytes.len())
+        .await
+        .expect_error(409, "nameAlreadyExists");
+    let status = anon.get(&url).await.expect(200).json();
+    assert_eq!(
+        status["nextExpectedRanges"],
+        json!([format!("{last}-")]),
+        "{status}"
+    );
+    api.delete("/me/drive/root:/race/file.bin")
+        .await
+        .expect(204);
+    let item = put_fragment(&anon, &url, &bytes, last, bytes.len())
+        .await
+        .expect(201)
+        .json();
+    assert_content(&item, &bytes);
+    let downloaded = api
+        .download(&format!("/me/drive/items/{}/content", text(&item, "id")))
+        .await;
+    assert_eq!(downloaded, bytes);
 }

@@ -208,13 +208,8 @@ impl BlobStore {
     }
 
     /// Joins the accepted fragments (`parts`, in order) of a finished upload session into one
-    /// blob, then removes every fragment the session stored.
-    pub async fn assemble_parts(
-        &self,
-        session: &str,
-        parts: Vec<String>,
-        size_limit: u64,
-    ) -> Result<StoredBlob> {
+    /// blob. The fragments stay until the caller removes them ([`BlobStore::remove_parts`]).
+    pub async fn assemble_parts(&self, parts: Vec<String>, size_limit: u64) -> Result<StoredBlob> {
         let op = self.op.clone();
         let stream = futures::stream::iter(parts)
             .then(move |p| {
@@ -222,9 +217,7 @@ impl BlobStore {
                 async move { op.reader(&p).await?.into_bytes_stream(..).await }
             })
             .try_flatten();
-        let blob = self.put_stream(Box::pin(stream), size_limit).await?;
-        self.remove_parts(session).await?;
-        Ok(blob)
+        self.put_stream(Box::pin(stream), size_limit).await
     }
 
     pub async fn remove_parts(&self, session: &str) -> Result<()> {

@@ -120,24 +120,6 @@ impl MetadataStore {
         }
     }
 
-    /// A write transaction whose statements all read one snapshot (PostgreSQL `REPEATABLE
-    /// READ`; a conflicting concurrent write makes it fail, to be retried). A copy batch is
-    /// several statements over the same source rows, which must not change between them.
-    pub async fn write_snapshot(&self) -> Result<Tx> {
-        match self.backend {
-            Backend::Sqlite => self.write().await,
-            Backend::Postgres => Ok(Tx {
-                inner: self
-                    .pool
-                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
-                    .await?,
-                _writer: None,
-                backend: self.backend,
-                active_copies: None,
-            }),
-        }
-    }
-
     pub async fn close(&self) {
         self.pool.close().await;
     }

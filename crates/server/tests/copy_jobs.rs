@@ -121,6 +121,21 @@ async fn walk(api: &Api, folder_path: &str) -> Vec<(String, bool, i64, String)> 
     out
 }
 
+/// PATCHes the item at a root-relative path (a move and/or rename).
+async fn patch_path(api: &Api, path: &str, body: Value) {
+    let item = api
+        .get(&format!("/me/drive/root:/{path}"))
+        .await
+        .expect(200)
+        .json();
+    api.patch(
+        &format!("/me/drive/items/{}", item["id"].as_str().unwrap()),
+        &body,
+    )
+    .await
+    .expect(200);
+}
+
 async fn file_count(api: &Api) -> i64 {
     api.get("/me/drive").await.expect(200).json()["quota"]["fileCount"]
         .as_i64()
@@ -174,77 +189,52 @@ async fn copy_reads_the_source_as_accepted(backend: Backend) {
         b"new content, longer than before".to_vec(),
     )
     .await;
-    let f1 = api
-        .get("/me/drive/root:/src/leaf-7/f001.txt")
-        .await
-        .expect(200)
-        .json();
-    api.patch(
-        &format!("/me/drive/items/{}", f1["id"].as_str().unwrap()),
-        &json!({ "name": "renamed.txt" }),
+    patch_path(
+        &api,
+        "src/leaf-7/f001.txt",
+        json!({ "name": "renamed.txt" }),
     )
-    .await
-    .expect(200);
+    .await;
     api.delete("/me/drive/root:/src/leaf-9").await.expect(204);
     let root = api.get("/me/drive/root").await.expect(200).json();
-    let f2 = api
-        .get("/me/drive/root:/src/leaf-2/f002.txt")
-        .await
-        .expect(200)
-        .json();
-    api.patch(
-        &format!("/me/drive/items/{}", f2["id"].as_str().unwrap()),
-        &json!({ "parentReference": { "id": root["id"] } }),
+    patch_path(
+        &api,
+        "src/leaf-2/f002.txt",
+        json!({ "parentReference": { "id": root["id"] } }),
     )
-    .await
-    .expect(200);
-    let outsider = api.upload("outsider.txt", b"moved in later".to_vec()).await;
+    .await;
+    api.upload("outsider.txt", b"moved in later".to_vec()).await;
     let leaf1 = api
         .get("/me/drive/root:/src/leaf-1")
         .await
         .expect(200)
         .json();
-    api.patch(
-        &format!("/me/drive/items/{}", outsider["id"].as_str().unwrap()),
-        &json!({ "parentReference": { "id": leaf1["id"] } }),
+    patch_path(
+        &api,
+        "outsider.txt",
+        json!({ "parentReference": { "id": leaf1["id"] } }),
     )
-    .await
-    .expect(200);
+    .await;
     // An item that leaves the source and comes back, and a folder that leaves and then changes.
-    let f3 = api
-        .get("/me/drive/root:/src/leaf-4/f003.txt")
-        .await
-        .expect(200)
-        .json();
     let leaf4 = api
         .get("/me/drive/root:/src/leaf-4")
         .await
         .expect(200)
         .json();
-    let f3_path = format!("/me/drive/items/{}", f3["id"].as_str().unwrap());
-    api.patch(
-        &f3_path,
-        &json!({ "parentReference": { "id": root["id"] } }),
+    patch_path(
+        &api,
+        "src/leaf-4/f003.txt",
+        json!({ "parentReference": { "id": root["id"] } }),
     )
-    .await
-    .expect(200);
-    api.patch(
-        &f3_path,
-        &json!({ "parentReference": { "id": leaf4["id"] } }),
+    .await;
+    patch_path(
+        &api,
+        "f003.txt",
+        json!({ "parentReference": { "id": leaf4["id"] } }),
     )
-    .await
-    .expect(200);
-    let leaf6 = api
-        .get("/me/drive/root:/src/leaf-6")
-        .await
-        .expect(200)
-        .json();
-    api.patch(
-        &format!("/me/drive/items/{}", leaf6["id"].as_str().unwrap()),
-        &json!({ "parentReference": { "id": root["id"] }, "name": "moved out" }),
-    )
-    .await
-    .expect(200);
+    .await;
+    let moved_out = json!({ "parentReference": { "id": root["id"] }, "name": "moved out" });
+    patch_path(&api, "src/leaf-6", moved_out).await;
     api.upload("moved out/late.txt", b"written after leaving".to_vec())
         .await;
     api.delete("/me/drive/root:/moved out/f000.txt")

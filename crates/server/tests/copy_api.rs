@@ -8,7 +8,7 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-use common::{Api, Backend, Resp, TestServer, hashes};
+use common::{Api, Backend, Resp, TestServer, assert_hashes, get_ok, totals};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -74,13 +74,6 @@ fn with_query(path: &str, query: &str) -> String {
     }
 }
 
-/// GET that must answer 200; returns the JSON.
-async fn get_ok(api: &Api, path: &str) -> Value {
-    let r = api.get(path).await;
-    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
-    r.json()
-}
-
 /// The caller's drive.
 async fn my_drive(api: &Api) -> Value {
     get_ok(api, "/me/drive").await
@@ -101,26 +94,6 @@ async fn quota_used(api: &Api, drive: &str) -> i64 {
     d["quota"]["used"]
         .as_i64()
         .unwrap_or_else(|| panic!("no quota.used: {d}"))
-}
-
-/// A folder's `size` and `folder.childCount`.
-async fn totals(api: &Api, path: &str) -> (i64, i64) {
-    let v = get_ok(api, path).await;
-    let size = v["size"].as_i64().unwrap_or_else(|| panic!("no size: {v}"));
-    let count = v["folder"]["childCount"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no folder.childCount: {v}"));
-    (size, count)
-}
-
-/// Asserts the `file.hashes` of an item match `bytes`.
-#[track_caller]
-fn assert_hashes(item: &Value, bytes: &[u8]) {
-    let (sha1, sha256, qx) = hashes(bytes);
-    let h = &item["file"]["hashes"];
-    assert_eq!(h["sha1Hash"], sha1, "sha1Hash of {item}");
-    assert_eq!(h["sha256Hash"], sha256, "sha256Hash of {item}");
-    assert_eq!(h["quickXorHash"], qx, "quickXorHash of {item}");
 }
 
 /// Uploads `bytes` to `{drive_prefix}/root:/{path}:/content` (e.g. `/me/drive`, `/drives/{id}`).

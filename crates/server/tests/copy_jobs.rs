@@ -264,7 +264,9 @@ async fn copy_reads_the_source_as_accepted(backend: Backend) {
     assert!(!after.iter().any(|e| e.0.starts_with("leaf-9")));
 }
 
-async fn cancel_removes_everything_the_copy_made(backend: Backend) {
+/// A server whose copies crawl (10 items a batch, 30 ms apart), a `src` tree of 6 × 31 items
+/// and an empty `dest` folder: time to act on a copy while it runs.
+async fn slow_copy_setup(backend: Backend) -> (TestServer, Api, Value) {
     let server = TestServer::start_with(
         backend,
         &["--copy-batch-size", "10", "--copy-batch-pause-ms", "30"],
@@ -274,6 +276,11 @@ async fn cancel_removes_everything_the_copy_made(backend: Backend) {
     leaf_folder(&api, "leaf", 30).await;
     grow(&api, "src", "leaf", 6).await;
     let dest = api.mkdir("/me/drive/root", "dest").await;
+    (server, api, dest)
+}
+
+async fn cancel_removes_everything_the_copy_made(backend: Backend) {
+    let (_server, api, dest) = slow_copy_setup(backend).await;
     let (files, used) = (
         file_count(&api).await,
         api.get("/me/drive").await.json()["quota"]["used"].clone(),
@@ -312,15 +319,7 @@ async fn cancel_removes_everything_the_copy_made(backend: Backend) {
 }
 
 async fn failure_half_way_leaves_nothing_behind(backend: Backend) {
-    let server = TestServer::start_with(
-        backend,
-        &["--copy-batch-size", "10", "--copy-batch-pause-ms", "30"],
-    )
-    .await;
-    let api = server.new_user("alice");
-    leaf_folder(&api, "leaf", 30).await;
-    grow(&api, "src", "leaf", 6).await;
-    let dest = api.mkdir("/me/drive/root", "dest").await;
+    let (_server, api, dest) = slow_copy_setup(backend).await;
     let files = file_count(&api).await;
 
     let monitor = start_copy(

@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::raw_http::{exchange, raw_request};
-use common::{Api, Backend, TestServer, hashes};
+use common::{Api, Backend, TestServer, assert_hashes, get_ok, totals};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -66,13 +66,6 @@ fn pattern(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
-/// GET that must answer 200; returns the JSON.
-async fn get_ok(api: &Api, path: &str) -> Value {
-    let r = api.get(path).await;
-    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
-    r.json()
-}
-
 /// The caller's drive.
 async fn my_drive(api: &Api) -> Value {
     get_ok(api, "/me/drive").await
@@ -83,26 +76,6 @@ async fn quota_used(api: &Api) -> i64 {
     my_drive(api).await["quota"]["used"]
         .as_i64()
         .expect("quota.used")
-}
-
-/// A folder's `size` and `folder.childCount`.
-async fn totals(api: &Api, path: &str) -> (i64, i64) {
-    let v = get_ok(api, path).await;
-    let size = v["size"].as_i64().unwrap_or_else(|| panic!("no size: {v}"));
-    let count = v["folder"]["childCount"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no folder.childCount: {v}"));
-    (size, count)
-}
-
-/// Asserts the `file.hashes` of an item match `bytes`.
-#[track_caller]
-fn assert_hashes(item: &Value, bytes: &[u8]) {
-    let (sha1, sha256, qx) = hashes(bytes);
-    let h = &item["file"]["hashes"];
-    assert_eq!(h["sha1Hash"], sha1, "sha1Hash of {item}");
-    assert_eq!(h["sha256Hash"], sha256, "sha256Hash of {item}");
-    assert_eq!(h["quickXorHash"], qx, "quickXorHash of {item}");
 }
 
 /// PUT with extra headers.

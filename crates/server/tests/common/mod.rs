@@ -425,3 +425,30 @@ pub fn hashes(bytes: &[u8]) -> (String, String, String) {
     let qx = base64::engine::general_purpose::STANDARD.encode(q.finalize());
     (sha1, sha256, qx)
 }
+
+/// GET that must answer 200; returns the JSON.
+pub async fn get_ok(api: &Api, path: &str) -> Value {
+    let r = api.get(path).await;
+    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+    r.json()
+}
+
+/// A folder's `size` and `folder.childCount`.
+pub async fn totals(api: &Api, path: &str) -> (i64, i64) {
+    let v = get_ok(api, path).await;
+    let size = v["size"].as_i64().unwrap_or_else(|| panic!("no size: {v}"));
+    let count = v["folder"]["childCount"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no folder.childCount: {v}"));
+    (size, count)
+}
+
+/// Asserts the `file.hashes` of an item match `bytes`.
+#[track_caller]
+pub fn assert_hashes(item: &Value, bytes: &[u8]) {
+    let (sha1, sha256, qx) = hashes(bytes);
+    let h = &item["file"]["hashes"];
+    assert_eq!(h["sha1Hash"], sha1, "sha1Hash of {item}");
+    assert_eq!(h["sha256Hash"], sha256, "sha256Hash of {item}");
+    assert_eq!(h["quickXorHash"], qx, "quickXorHash of {item}");
+}

@@ -165,6 +165,7 @@ async fn copies_past_the_graph_item_cap(backend: Backend) {
     let (source, copied) = (walk(&api, "big").await, walk(&api, "big copy").await);
     assert_eq!(source.len(), 30_333, "items below the source");
     assert_eq!(copied, source);
+    server.assert_blob_refs_consistent().await;
 }
 
 async fn copy_reads_the_source_as_accepted(backend: Backend) {
@@ -262,6 +263,7 @@ async fn copy_reads_the_source_as_accepted(backend: Backend) {
     assert!(after.iter().any(|e| e.0 == "leaf-3/new file.txt"));
     assert!(after.iter().any(|e| e.0 == "leaf-1/outsider.txt"));
     assert!(!after.iter().any(|e| e.0.starts_with("leaf-9")));
+    server.assert_blob_refs_consistent().await;
 }
 
 /// A server whose copies crawl (10 items a batch, 30 ms apart), a `src` tree of 6 × 31 items
@@ -280,7 +282,7 @@ async fn slow_copy_setup(backend: Backend) -> (TestServer, Api, Value) {
 }
 
 async fn cancel_removes_everything_the_copy_made(backend: Backend) {
-    let (_server, api, dest) = slow_copy_setup(backend).await;
+    let (server, api, dest) = slow_copy_setup(backend).await;
     let (files, used) = (
         file_count(&api).await,
         api.get("/me/drive").await.json()["quota"]["used"].clone(),
@@ -316,10 +318,11 @@ async fn cancel_removes_everything_the_copy_made(backend: Backend) {
     anon.delete(&monitor)
         .await
         .expect_error(400, "invalidRequest");
+    server.assert_blob_refs_consistent().await;
 }
 
 async fn failure_half_way_leaves_nothing_behind(backend: Backend) {
-    let (_server, api, dest) = slow_copy_setup(backend).await;
+    let (server, api, dest) = slow_copy_setup(backend).await;
     let files = file_count(&api).await;
 
     let monitor = start_copy(
@@ -345,6 +348,7 @@ async fn failure_half_way_leaves_nothing_behind(backend: Backend) {
     assert_eq!(file_count(&api).await, files, "no orphan item is left");
     let src = walk(&api, "src").await;
     assert_eq!(src.len(), 6 * 31, "the source is untouched");
+    server.assert_blob_refs_consistent().await;
 }
 
 async fn kill_during_copy_then_restart_completes(backend: Backend) {
@@ -380,4 +384,5 @@ async fn kill_during_copy_then_restart_completes(backend: Backend) {
         files + copied_files,
         "each file copied exactly once"
     );
+    server.assert_blob_refs_consistent().await;
 }

@@ -121,6 +121,31 @@ impl TestServer {
         self.child = Some(child);
     }
 
+    /// Asserts that every blob's reference count is the number of items holding it (no copy
+    /// may be running): what blob collection relies on to never lose or leak content.
+    pub async fn assert_blob_refs_consistent(&self) {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.metadata)
+            .await
+            .expect("open the metadata database");
+        let (wrong, dangling): (i64, i64) = sqlx::query_as(
+            "SELECT \
+             (SELECT COUNT(*) FROM blobs b LEFT JOIN (SELECT blob_hash, COUNT(*) AS n FROM items \
+              WHERE blob_hash IS NOT NULL GROUP BY blob_hash) c ON c.blob_hash = b.hash \
+              WHERE b.refcount <> COALESCE(c.n, 0)), \
+             (SELECT COUNT(*) FROM items i WHERE i.blob_hash IS NOT NULL \
+              AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.hash = i.blob_hash))",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .expect("count blob references");
+        assert_eq!(
+            (wrong, dangling),
+            (0, 0),
+            "blobs with a wrong reference count, items naming a missing blob"
+        );
+    }
+
     /// Kills the server with SIGKILL and starts it again on the same port and data.
     pub fn kill_and_restart(&mut self) {
         if let Some(mut c) = self.child.take() {

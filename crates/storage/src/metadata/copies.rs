@@ -9,7 +9,8 @@
 //! of an active copy's source keep their previous version in `copy_preserved`, and items that
 //! arrive in the source later are listed in `copy_excluded` (see [`Tx::before_item_changes`]).
 
-use sqlx::FromRow;
+use sqlx::any::AnyArguments;
+use sqlx::{Any, FromRow, Row};
 
 use super::{Backend, Tx};
 use crate::Result;
@@ -518,67 +519,80 @@ impl Tx {
         slice: &LevelSlice,
     ) -> Result<i64> {
         let snapshot = self.has_snapshot_rows(w.job_id).await?;
-        let sources = snapshot_sources(snapshot);
-        let new_id = match self.backend {
-            Backend::Sqlite => {
-                "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'items'), 0) \
-                 + ROW_NUMBER() OVER (ORDER BY s.id)"
-            }
-            Backend::Postgres => "nextval(pg_get_serial_sequence('items', 'id'))",
+        // SQLite has one writer, so every id above this one is a row this slice adds.
+        let ids_before = match self.backend {
+            Backend::Sqlite => Some(self.last_item_id().await?),
+            Backend::Postgres => None,
         };
         let mut copied = 0;
-        for (source, filter) in &sources {
-            let statements = [
-                format!(
-                    "INSERT INTO copy_map (job_id, old_id, new_id, depth, child_count) \
-                     SELECT $1, s.id, {new_id}, $2 + 1, s.child_count FROM {source} s \
-                     WHERE {{slice}} AND s.is_folder = 1{filter}"
-                ),
-                format!(
-                    "INSERT INTO items (id, drive_id, parent_id, name, name_key, is_folder, size, child_count, \
-                     descendants, blob_hash, mime_type, created_at, modified_at, created_by, modified_by, \
-                     fs_created_at, fs_modified_at, etag_rev, ctag_rev) \
-                     SELECT m.new_id, $3, pm.new_id, s.name, s.name_key, 1, s.size, s.child_count, s.descendants, \
-                     NULL, NULL, $5, $5, $4, $4, s.fs_created_at, s.fs_modified_at, 1, 1 \
-                     FROM {source} s JOIN copy_map m ON m.job_id = $1 AND m.old_id = s.id \
-                     JOIN copy_map pm ON pm.job_id = $1 AND pm.old_id = s.parent_id \
-                     WHERE {{slice}} AND s.is_folder = 1{filter}"
-                ),
-                format!(
-                    "INSERT INTO items (drive_id, parent_id, name, name_key, is_folder, size, child_count, \
-                     descendants, blob_hash, mime_type, created_at, modified_at, created_by, modified_by, \
-                     fs_created_at, fs_modified_at, etag_rev, ctag_rev) \
-                     SELECT $3, pm.new_id, s.name, s.name_key, 0, s.size, 0, 0, s.blob_hash, s.mime_type, \
-                     $5, $5, $4, $4, s.fs_created_at, s.fs_modified_at, 1, 1 \
-                     FROM {source} s JOIN copy_map pm ON pm.job_id = $1 AND pm.old_id = s.parent_id \
-                     WHERE {{slice}} AND s.is_folder = 0{filter}"
-                ),
-                format!(
-                    "UPDATE blobs SET refcount = blobs.refcount + r.n, zero_since = NULL FROM \
-                     (SELECT s.blob_hash AS hash, COUNT(*) AS n FROM {source} s \
-                     WHERE {{slice}} AND s.is_folder = 0 AND s.blob_hash IS NOT NULL{filter} \
-                     GROUP BY s.blob_hash) r WHERE blobs.hash = r.hash"
-                ),
-            ];
-            for (i, template) in statements.iter().enumerate() {
-                let n = self.run_slice_statement(template, w, depth, slice).await?;
-                if i == 1 || i == 2 {
-                    copied += n;
+        for (source, filter) in &snapshot_sources(snapshot) {
+            let folders = SliceRows {
+                source,
+                filter: format!("{{slice}} AND s.is_folder = 1{filter}"),
+            };
+            let files = SliceRows {
+                source,
+                filter: format!("{{slice}} AND s.is_folder = 0{filter}"),
+            };
+            let map = map_subfolders_sql(self.backend, &folders);
+            self.slice_query(&map, w, depth, slice)
+                .execute(self.conn())
+                .await?;
+            let folders = self.slice_query(&copy_folders_sql(&folders), w, depth, slice);
+            copied += folders.execute(self.conn()).await?.rows_affected() as i64;
+            copied += match self.backend {
+                Backend::Sqlite => {
+                    let files = self.slice_query(&copy_files_sql(&files), w, depth, slice);
+                    files.execute(self.conn()).await?.rows_affected() as i64
                 }
-            }
+                Backend::Postgres => {
+                    let sql = copy_files_counting_blobs_sql(&files);
+                    let row = self
+                        .slice_query(&sql, w, depth, slice)
+                        .fetch_one(self.conn())
+                        .await?;
+                    row.try_get::<i64, _>(0)?
+                }
+            };
         }
-        Ok(copied as i64)
+        if let Some(after) = ids_before {
+            self.add_blob_refs_of_items_after(after).await?;
+        }
+        Ok(copied)
     }
 
-    /// Runs one statement of a slice. Parameters: $1 job, $2 depth, $3 destination drive,
+    /// The highest item id handed out so far (SQLite).
+    async fn last_item_id(&mut self) -> Result<i64> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT seq FROM sqlite_sequence WHERE name = 'items'")
+                .fetch_optional(self.conn())
+                .await?;
+        Ok(row.map_or(0, |r| r.0))
+    }
+
+    /// Adds one blob reference per file whose id is above `after`: the files just copied, read
+    /// back in id order from the pages the copy has just written.
+    async fn add_blob_refs_of_items_after(&mut self, after: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE blobs SET refcount = blobs.refcount + r.n, zero_since = NULL FROM \
+             (SELECT blob_hash AS hash, COUNT(*) AS n FROM items \
+             WHERE id > $1 AND blob_hash IS NOT NULL GROUP BY blob_hash) r WHERE blobs.hash = r.hash",
+        )
+        .bind(after)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// One statement of a slice, bound. Parameters: $1 job, $2 depth, $3 destination drive,
     /// $4 author, $5 time, then the slice's bounds from $6.
-    async fn run_slice_statement(
-        &mut self,
+    fn slice_query<'q>(
+        &self,
         template: &str,
-        w: CopyWriter<'_>,
+        w: CopyWriter<'q>,
         depth: i64,
-        slice: &LevelSlice,
-    ) -> Result<u64> {
+        slice: &'q LevelSlice,
+    ) -> sqlx::query::Query<'q, Any, AnyArguments> {
         let (cond, ints, keys): (String, Vec<i64>, Vec<&str>) = match slice {
             LevelSlice::Parents { after, upto } => (
                 "s.parent_id IN (SELECT old_id FROM copy_map WHERE job_id = $1 AND depth = $2 \
@@ -616,7 +630,7 @@ impl Tx {
         for k in keys {
             q = q.bind(k);
         }
-        Ok(q.execute(self.conn()).await?.rows_affected())
+        q
     }
 }
 
@@ -921,4 +935,73 @@ impl Tx {
             .await?;
         Ok(())
     }
+}
+
+/// The rows of a slice a statement reads: `source` (aliased `s`) filtered by `filter`, whose
+/// `{slice}` stands for the slice's bounds.
+struct SliceRows<'a> {
+    source: &'a str,
+    filter: String,
+}
+
+/// Maps the slice's subfolders to new ids at `depth + 1`, in old-id order.
+fn map_subfolders_sql(backend: Backend, from: &SliceRows) -> String {
+    let new_id = match backend {
+        Backend::Sqlite => {
+            "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'items'), 0) \
+             + ROW_NUMBER() OVER (ORDER BY s.id)"
+        }
+        Backend::Postgres => "nextval(pg_get_serial_sequence('items', 'id'))",
+    };
+    format!(
+        "INSERT INTO copy_map (job_id, old_id, new_id, depth, child_count) \
+         SELECT $1, s.id, {new_id}, $2 + 1, s.child_count FROM {} s WHERE {}",
+        from.source, from.filter
+    )
+}
+
+const COPY_COLUMNS: &str = "drive_id, parent_id, name, name_key, is_folder, size, child_count, \
+    descendants, blob_hash, mime_type, created_at, modified_at, created_by, modified_by, \
+    fs_created_at, fs_modified_at, etag_rev, ctag_rev";
+
+/// Inserts the slice's subfolders under their new ids. The slice's folders are read first and
+/// their map entries looked up by key (SQLite follows `CROSS JOIN` order; it would otherwise
+/// walk the job's whole map).
+fn copy_folders_sql(from: &SliceRows) -> String {
+    let SliceRows { source, filter } = from;
+    format!(
+        "INSERT INTO items (id, {COPY_COLUMNS}) \
+         SELECT m.new_id, $3, pm.new_id, s.name, s.name_key, 1, s.size, s.child_count, s.descendants, \
+         NULL, NULL, $5, $5, $4, $4, s.fs_created_at, s.fs_modified_at, 1, 1 \
+         FROM {source} s CROSS JOIN copy_map m CROSS JOIN copy_map pm \
+         WHERE m.job_id = $1 AND m.old_id = s.id AND pm.job_id = $1 AND pm.old_id = s.parent_id \
+         AND {filter}"
+    )
+}
+
+/// Inserts the slice's files under their parents' copies (each parent's map entry is looked up
+/// once, then its files read by the parent index).
+fn copy_files_sql(from: &SliceRows) -> String {
+    let SliceRows { source, filter } = from;
+    format!(
+        "INSERT INTO items ({COPY_COLUMNS}) \
+         SELECT $3, pm.new_id, s.name, s.name_key, 0, s.size, 0, 0, s.blob_hash, s.mime_type, \
+         $5, $5, $4, $4, s.fs_created_at, s.fs_modified_at, 1, 1 \
+         FROM {source} s JOIN copy_map pm ON pm.job_id = $1 AND pm.old_id = s.parent_id \
+         WHERE {filter}"
+    )
+}
+
+/// [`copy_files_sql`] adding the blob references of what it inserted in the same statement
+/// (PostgreSQL), so the slice is read once; it returns how many files it copied.
+fn copy_files_counting_blobs_sql(from: &SliceRows) -> String {
+    format!(
+        "WITH inserted AS ({} RETURNING blob_hash), \
+         counted AS (SELECT blob_hash AS hash, COUNT(*) AS n FROM inserted \
+         WHERE blob_hash IS NOT NULL GROUP BY blob_hash), \
+         bumped AS (UPDATE blobs SET refcount = blobs.refcount + counted.n, zero_since = NULL \
+         FROM counted WHERE blobs.hash = counted.hash RETURNING 1) \
+         SELECT COUNT(*) FROM inserted",
+        copy_files_sql(from)
+    )
 }

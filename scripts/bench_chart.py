@@ -16,7 +16,8 @@ for engine, marker in (("SQLite", "o"), ("PostgreSQL", "s")):
         continue
     items = [r["items"] for r in rows]
     ax.plot(items, [r["complete_s"] for r in rows], marker=marker, label=f"graphdrive copy ({engine})")
-    ax.plot(items, [r["baseline_s"] for r in rows], marker=marker, linestyle="--", label=f"bare INSERT…SELECT ({engine})")
+    ax.plot(items, [r["items_baseline_s"] for r in rows], marker=marker, linestyle="--", label=f"bare INSERT…SELECT, items rows ({engine})")
+    ax.plot(items, [r["narrow_baseline_s"] for r in rows], marker=marker, linestyle=":", label=f"bare INSERT…SELECT, narrow rows ({engine})")
 for p in results.get("peers", []):
     ax.scatter([p["files"] * 1.01], [p["cp_s"]], marker="^", label=f"cp -r, {p['file_kib']} KiB files")
     if p.get("apache_s"):

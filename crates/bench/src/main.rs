@@ -9,6 +9,7 @@ mod peers;
 mod probe;
 mod report;
 mod server;
+mod serving;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -49,6 +50,9 @@ struct CopyArgs {
     /// Skip the `cp -r` / Apache comparison and the 1 GiB file.
     #[arg(long)]
     skip_peers: bool,
+    /// Skip the `wrk` request rates and the 1 GiB transfers against nginx.
+    #[arg(long)]
+    skip_serving: bool,
     /// Where to write the report.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
@@ -63,7 +67,10 @@ pub struct SizeResult {
     pub items_per_s: f64,
     pub peak_rss_mib: f64,
     pub latencies: probe::Latencies,
-    pub baseline_s: f64,
+    /// Bare `INSERT … SELECT` of as many narrow rows.
+    pub narrow_baseline_s: f64,
+    /// Bare `INSERT … SELECT` of as many rows shaped like graphdrive's items.
+    pub items_baseline_s: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -87,6 +94,8 @@ pub struct Results {
     pub sizes: Vec<SizeResult>,
     pub peers: Vec<PeerResult>,
     pub big_file: Option<BigFileResult>,
+    pub request_rates: Vec<serving::RequestRates>,
+    pub transfers: Option<serving::Transfers>,
     pub notes: Vec<String>,
 }
 
@@ -126,6 +135,13 @@ async fn main() -> anyhow::Result<()> {
     if !args.skip_peers {
         run_peers(&server, work.path(), &mut results).await?;
     }
+    if !args.skip_serving {
+        eprintln!("[serving] wrk on SQLite; 1 GiB transfers vs nginx…");
+        results
+            .request_rates
+            .push(serving::request_rates(&server, "SQLite").await?);
+        results.transfers = Some(serving::transfers(&server, work.path()).await?);
+    }
     drop(server);
 
     if let Some(admin) = &args.postgres {
@@ -135,9 +151,14 @@ async fn main() -> anyhow::Result<()> {
         std::fs::create_dir_all(&pg_dir)?;
         let server = Server::start(&pg_dir, &url, &[])?;
         let sizes = run_sizes(&server, "PostgreSQL", levels, &url).await;
+        let rates = match (&sizes, args.skip_serving) {
+            (Ok(_), false) => Some(serving::request_rates(&server, "PostgreSQL").await),
+            _ => None,
+        };
         drop(server);
         report::drop_postgres_database(admin, &db).await?;
         results.sizes.extend(sizes?);
+        results.request_rates.extend(rates.transpose()?);
     }
 
     report::write(&args.out, &results)?;
@@ -171,7 +192,8 @@ async fn run_sizes(
         let timing = c.copy(&tree, &dest_id, &format!("{tree} copy")).await?;
         let latencies = probe.finish().await;
         let peak = rss.finish();
-        let baseline = baseline::insert_select(baseline_url, items).await?;
+        let narrow = baseline::insert_select(baseline_url, items, baseline::Rows::Narrow).await?;
+        let same_rows = baseline::insert_select(baseline_url, items, baseline::Rows::Items).await?;
         let r = SizeResult {
             backend: backend.into(),
             items,
@@ -180,11 +202,12 @@ async fn run_sizes(
             items_per_s: items as f64 / timing.complete.as_secs_f64(),
             peak_rss_mib: peak as f64 / (1 << 20) as f64,
             latencies,
-            baseline_s: baseline.as_secs_f64(),
+            narrow_baseline_s: narrow.as_secs_f64(),
+            items_baseline_s: same_rows.as_secs_f64(),
         };
         eprintln!(
-            "[{backend}] {items} items: {:.3} s (baseline {:.3} s)",
-            r.complete_s, r.baseline_s
+            "[{backend}] {items} items: {:.3} s (bare copy: {:.3} s narrow rows, {:.3} s items rows)",
+            r.complete_s, r.narrow_baseline_s, r.items_baseline_s
         );
         out.push(r);
     }

@@ -56,14 +56,7 @@ impl Apache {
     pub fn start(dir: &Path) -> anyhow::Result<Self> {
         let bin = Path::new("/usr/sbin/apache2");
         if !bin.exists() {
-            eprintln!("installing apache2 (Debian) for the WebDAV baseline…");
-            let ok = Command::new("sh")
-                .args(["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq apache2 >/dev/null"])
-                .status()?
-                .success();
-            if !ok || !bin.exists() {
-                bail!("apache2 is not available");
-            }
+            install_debian_package("apache2")?;
         }
         let port = free_port()?;
         let www = dir.join("www");
@@ -148,7 +141,23 @@ impl Drop for Apache {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+/// Installs one of Debian's packages for a baseline.
+pub fn install_debian_package(package: &str) -> anyhow::Result<()> {
+    eprintln!("installing {package} (Debian) for a baseline…");
+    let ok = Command::new("sh")
+        .args([
+            "-c",
+            &format!("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {package} >/dev/null"),
+        ])
+        .status()?
+        .success();
+    if !ok {
+        bail!("{package} is not available");
+    }
+    Ok(())
+}
+
+pub fn free_port() -> anyhow::Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("free port")?;
     Ok(l.local_addr()?.port())
 }

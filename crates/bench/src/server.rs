@@ -40,7 +40,10 @@ impl Server {
                 "--metadata",
                 metadata,
             ])
-            .env("GRAPHDRIVE_LOG", "warn");
+            .env(
+                "GRAPHDRIVE_LOG",
+                std::env::var("GRAPHDRIVE_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+            );
         };
         let mut add = Command::new(&bin);
         common(&mut add);

@@ -238,7 +238,7 @@ impl Nginx {
         std::fs::write(
             &conf,
             format!(
-                "daemon on;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+                "daemon on;\nuser www-data;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
                  events {{ worker_connections 1024; }}\n\
                  http {{\n  access_log off;\n  sendfile on;\n  client_max_body_size 0;\n\
                  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/body;\n\
@@ -249,6 +249,11 @@ impl Nginx {
                 www = www.display(),
             ),
         )?;
+        // The workers run as www-data: they must be able to write what is PUT.
+        Command::new("chown")
+            .args(["-R", "www-data:www-data"])
+            .arg(dir)
+            .status()?;
         let ok = Command::new("/usr/sbin/nginx")
             .arg("-c")
             .arg(&conf)

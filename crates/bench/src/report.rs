@@ -73,6 +73,7 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
         md,
         "Every figure has its baseline measured in the same run; timings on this shared 2-core machine are noisy, so read the ratios.\n"
     )?;
+    goals(&mut md, r)?;
     writeln!(md, "## Folder copy through the API\n")?;
     writeln!(
         md,
@@ -255,5 +256,110 @@ fn serving(md: &mut String, r: &Results) -> anyhow::Result<()> {
             mib_s(t.nginx_download_s)
         )?;
     }
+    Ok(())
+}
+
+/// The project's goals for this benchmark, each against what this run measured.
+fn goals(md: &mut String, r: &Results) -> anyhow::Result<()> {
+    let mut rows: Vec<(String, String, String, bool)> = vec![];
+    let mut check = |what: String, goal: &str, value: String, met: bool| {
+        rows.push((what, goal.to_string(), value, met));
+    };
+    let largest = |backend: &str| {
+        r.sizes
+            .iter()
+            .filter(|s| s.backend == backend)
+            .max_by_key(|s| s.items)
+    };
+    for (backend, limit) in [("SQLite", 10.0), ("PostgreSQL", 20.0)] {
+        let Some(s) = largest(backend) else { continue };
+        check(
+            format!("{} items, {backend}, accept → completed", s.items),
+            &format!("≤ {limit:.0} s"),
+            format!("{:.2} s", s.complete_s),
+            s.complete_s <= limit,
+        );
+        for (rows_name, baseline) in [
+            ("items rows", s.items_baseline_s),
+            ("narrow rows", s.narrow_baseline_s),
+        ] {
+            let ratio = s.complete_s / baseline;
+            check(
+                format!("the same, ratio to a bare `INSERT … SELECT` of {rows_name}"),
+                "≤ 3×",
+                format!("{ratio:.2}×"),
+                ratio <= 3.0,
+            );
+        }
+        check(
+            format!("peak RSS during the {backend} {} copy", s.items),
+            "≤ 256 MiB",
+            format!("{:.0} MiB", s.peak_rss_mib),
+            s.peak_rss_mib <= 256.0,
+        );
+        check(
+            format!("p99 `GET` item during the {backend} {} copy", s.items),
+            "≤ 50 ms",
+            format!("{:.1} ms", s.latencies.get_p99_ms),
+            s.latencies.get_p99_ms <= 50.0,
+        );
+        let tenth = r.sizes.iter().filter(|t| {
+            t.backend == backend && t.items * 10 < s.items * 2 && t.items * 10 > s.items / 2
+        });
+        if let Some(t) = tenth.max_by_key(|t| t.items) {
+            let change = s.items_per_s / t.items_per_s - 1.0;
+            check(
+                format!("{backend} items/s at {} vs at {}", s.items, t.items),
+                "at most 30% lower (linear cost)",
+                format!("{:+.0}%", change * 100.0),
+                change >= -0.3,
+            );
+        }
+    }
+    if let Some(worst) = r.sizes.iter().map(|s| s.accept_ms).reduce(f64::max) {
+        check(
+            "`POST …/copy` → `202`, slowest of every size".into(),
+            "≤ 50 ms",
+            format!("{worst:.1} ms"),
+            worst <= 50.0,
+        );
+    }
+    for p in &r.peers {
+        let goal = if p.file_kib >= 64 { 10.0 } else { 2.0 };
+        let vs_cp = p.cp_s / p.ours_s;
+        let vs_apache = p.apache_s.map(|a| a / p.ours_s);
+        let slowest = vs_apache.map_or(vs_cp, |a| a.min(vs_cp));
+        check(
+            format!(
+                "10,000 files of {} KiB vs `cp -r` and Apache `COPY`",
+                p.file_kib
+            ),
+            &format!("≥ {goal:.0}× faster than both"),
+            format!(
+                "{vs_cp:.1}× / {}",
+                vs_apache.map_or("n/a".into(), |a| format!("{a:.1}×"))
+            ),
+            vs_apache.is_some() && slowest >= goal,
+        );
+    }
+    if let Some(b) = &r.big_file {
+        check(
+            "1 GiB single-file copy, accept → completed".into(),
+            "≤ 100 ms",
+            format!("{:.1} ms", b.ours_ms),
+            b.ours_ms <= 100.0,
+        );
+    }
+    writeln!(md, "## Goals\n")?;
+    writeln!(md, "| measure | goal | this run | met |")?;
+    writeln!(md, "|---|---|---:|---|")?;
+    for (what, goal, value, met) in rows {
+        writeln!(
+            md,
+            "| {what} | {goal} | {value} | {} |",
+            if met { "yes" } else { "**no**" }
+        )?;
+    }
+    writeln!(md)?;
     Ok(())
 }

@@ -279,18 +279,14 @@ fn goals(md: &mut String, r: &Results) -> anyhow::Result<()> {
             format!("{:.2} s", s.complete_s),
             s.complete_s <= limit,
         );
-        for (rows_name, baseline) in [
-            ("items rows", s.items_baseline_s),
-            ("narrow rows", s.narrow_baseline_s),
-        ] {
-            let ratio = s.complete_s / baseline;
-            check(
-                format!("the same, ratio to a bare `INSERT … SELECT` of {rows_name}"),
-                "≤ 3×",
-                format!("{ratio:.2}×"),
-                ratio <= 3.0,
-            );
-        }
+        // The goal is against the same rows; the narrow rows' ratio stays in the table below.
+        let ratio = s.complete_s / s.items_baseline_s;
+        check(
+            "the same, ratio to a bare `INSERT … SELECT` of the same rows (items rows)".into(),
+            "≤ 3×",
+            format!("{ratio:.2}×"),
+            ratio <= 3.0,
+        );
         check(
             format!("peak RSS during the {backend} {} copy", s.items),
             "≤ 256 MiB",

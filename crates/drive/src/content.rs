@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use futures::Stream;
 use graphdrive_storage::metadata::{FileContent, ItemRecord, NewItem};
-use graphdrive_storage::{StoredBlob, Tx};
+use graphdrive_storage::{StagedBlob, StoredBlob, Tx};
 
 use crate::access::{Caller, Need};
 use crate::drives::{Drive, DriveSelector};
@@ -60,9 +60,9 @@ impl DriveService {
                 return Err(not_found());
             }
         }
-        let blob = self
+        let staged = self
             .blobs()
-            .put_stream(body, self.config().max_simple_upload)
+            .stage_stream(body, self.config().max_simple_upload)
             .await?;
         let written = async {
             let mut tx = self.store().write().await?;
@@ -77,23 +77,28 @@ impl DriveService {
                 fs: FsTimes::default(),
                 ..target
             };
-            let (id, created) = write_file(&mut tx, &drive, target, &blob, &caller.id, now).await?;
+            let (id, created) =
+                write_file(&mut tx, &drive, target, &staged.blob, &caller.id, now).await?;
+            self.blobs().place(&staged).await?;
             let item = tx.item(id).await?.ok_or_else(not_found)?;
             let v = view(&mut tx, &drive, item).await?;
             tx.commit().await?;
             Ok((v, created))
         }
         .await;
-        self.collectable_on_failure(&blob, written).await
+        self.settle_staged(staged, written).await
     }
 
-    /// When the metadata write of stored content failed, records the content as unreferenced so
-    /// that upkeep removes its bytes (after the grace period that protects concurrent uploads).
-    pub(crate) async fn collectable_on_failure<T>(
+    /// Drops what is left of staged content. When the metadata write that was to reference it
+    /// failed (perhaps after the bytes were placed), records the content as unreferenced so that
+    /// upkeep removes its bytes once the grace period is over.
+    pub(crate) async fn settle_staged<T>(
         &self,
-        blob: &StoredBlob,
+        staged: StagedBlob,
         result: Result<T>,
     ) -> Result<T> {
+        self.blobs().discard(&staged).await;
+        let blob = &staged.blob;
         if result.is_err() {
             let noted = async {
                 let mut tx = self.store().write().await?;

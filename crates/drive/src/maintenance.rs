@@ -3,9 +3,6 @@
 use crate::error::Result;
 use crate::service::{DriveService, now_millis};
 
-/// How long unreferenced content is kept before its bytes are removed, so that an upload racing
-/// with the last delete of the same bytes keeps them.
-const BLOB_GRACE_MILLIS: i64 = 3600 * 1000;
 /// How long the monitor of a finished copy keeps answering.
 const FINISHED_COPY_TTL_MILLIS: i64 = 24 * 3600 * 1000;
 
@@ -22,8 +19,13 @@ impl DriveService {
         let mut tx = self.store().write().await?;
         let sessions = tx.take_expired_upload_sessions(now).await?;
         let blobs = tx
-            .take_unreferenced_blobs(now - BLOB_GRACE_MILLIS, 1000)
+            .take_unreferenced_blobs(now.saturating_sub(self.config().blob_grace_millis), 1000)
             .await?;
+        // The bytes go while the blobs' rows are still locked: an upload of the same bytes waits
+        // for this transaction to end, then finds them gone and places its own copy.
+        for b in &blobs {
+            self.blobs().remove(b).await?;
+        }
         let leftovers = tx.finished_jobs_with_state().await?;
         for job in &leftovers {
             tx.forget_copy_state(job, 50_000).await?;
@@ -32,11 +34,6 @@ impl DriveService {
         tx.commit().await?;
         for s in &sessions {
             let _ = self.blobs().remove_parts(s).await;
-        }
-        for b in &blobs {
-            if let Err(e) = self.blobs().remove(b).await {
-                tracing::warn!(blob = %b, error = %e, "could not remove unreferenced content");
-            }
         }
         Ok(Collected {
             upload_sessions: sessions.len(),

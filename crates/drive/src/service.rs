@@ -31,6 +31,8 @@ pub struct DriveConfig {
     pub copy_batch_pause_ms: u64,
     /// Copy jobs one node runs at once.
     pub max_concurrent_copies: usize,
+    /// How long content no item references is kept before upkeep removes its bytes.
+    pub blob_grace_millis: i64,
 }
 
 impl Default for DriveConfig {
@@ -46,6 +48,7 @@ impl Default for DriveConfig {
             copy_batch_items: 20_000,
             copy_batch_pause_ms: 0,
             max_concurrent_copies: 2,
+            blob_grace_millis: 3600 * 1000,
         }
     }
 }

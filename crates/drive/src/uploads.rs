@@ -200,9 +200,9 @@ impl DriveService {
             let mut tx = self.store().read().await?;
             tx.upload_parts(&session.id).await?
         };
-        let blob = self
+        let staged = self
             .blobs()
-            .assemble_parts(parts, self.config().max_file_size)
+            .stage_parts(parts, self.config().max_file_size)
             .await?;
         let written = async {
             let now = now_millis();
@@ -226,8 +226,16 @@ impl DriveService {
                     modified: session.fs_modified_at,
                 },
             };
-            let (id, created) =
-                write_file(&mut tx, &drive, target, &blob, &session.principal_id, now).await?;
+            let (id, created) = write_file(
+                &mut tx,
+                &drive,
+                target,
+                &staged.blob,
+                &session.principal_id,
+                now,
+            )
+            .await?;
+            self.blobs().place(&staged).await?;
             tx.delete_upload_session(&session.id).await?;
             let item = tx.item(id).await?.ok_or_else(not_found)?;
             let v = view(&mut tx, &drive, item).await?;
@@ -241,7 +249,7 @@ impl DriveService {
             }
             Err(_) => self.reopen_last_fragment(&session.id).await,
         }
-        self.collectable_on_failure(&blob, written).await
+        self.settle_staged(staged, written).await
     }
 
     /// After a completion failed (a name taken meanwhile, the quota), lets the client send the

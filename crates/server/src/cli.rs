@@ -75,6 +75,14 @@ pub struct ServeArgs {
     /// Copy jobs this node runs at once.
     #[arg(long, env = "GRAPHDRIVE_MAX_CONCURRENT_COPIES", default_value_t = 2)]
     pub max_concurrent_copies: usize,
+    /// Seconds content no item references any more is kept before its bytes are removed.
+    #[arg(long, env = "GRAPHDRIVE_BLOB_GRACE_SECS", default_value_t = 3600)]
+    pub blob_grace_secs: u64,
+    /// Milliseconds between two rounds of upkeep (expired upload sessions, unreferenced content,
+    /// finished copy monitors).
+    #[arg(long, env = "GRAPHDRIVE_UPKEEP_INTERVAL_MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub upkeep_interval_ms: u64,
 }
 
 #[derive(Subcommand)]
@@ -121,6 +129,8 @@ impl Cli {
                 copy_batch_items: args.copy_batch_size,
                 copy_batch_pause_ms: args.copy_batch_pause_ms,
                 max_concurrent_copies: args.max_concurrent_copies.max(1),
+                blob_grace_millis: i64::try_from(args.blob_grace_secs.saturating_mul(1000))
+                    .unwrap_or(i64::MAX),
                 node_id: node_id(&self.storage.data_dir)?,
                 ..DriveConfig::default()
             },

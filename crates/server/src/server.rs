@@ -19,7 +19,10 @@ pub async fn serve(service: DriveService, args: ServeArgs) -> anyhow::Result<()>
         .unwrap_or_else(|| format!("http://{addr}"))
         .trim_end_matches('/')
         .to_string();
-    tokio::spawn(upkeep(service.clone()));
+    tokio::spawn(upkeep(
+        service.clone(),
+        Duration::from_millis(args.upkeep_interval_ms),
+    ));
     service.start_copy_runner();
     let app = graphdrive_graph::router(Arc::new(AppState {
         service,
@@ -32,8 +35,10 @@ pub async fn serve(service: DriveService, args: ServeArgs) -> anyhow::Result<()>
     Ok(())
 }
 
-async fn upkeep(service: DriveService) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+async fn upkeep(service: DriveService, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    // A slow round (a big collection) delays the next one instead of running the missed ones.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         if let Err(e) = service.collect_garbage().await {

@@ -1,6 +1,9 @@
 //! The blob store: file contents addressed by their SHA-256, on any OpenDAL backend (local disk
 //! by default). A blob is written once under a temporary name while its hashes are computed in the
-//! stream, made durable, then renamed into place; identical bytes are stored once.
+//! stream and made durable (staged), then renamed into place; identical bytes are stored once.
+//! The caller places a staged blob inside the metadata transaction that references it, so that
+//! upkeep, which removes unreferenced content inside its own transaction, can never remove bytes
+//! a new reference was just taken on.
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +25,14 @@ pub struct StoredBlob {
     /// Base64 QuickXorHash.
     pub quickxor: String,
     pub size: u64,
+}
+
+/// Content written and hashed under a temporary name, not yet at its address: see
+/// [`BlobStore::place`] and [`BlobStore::discard`].
+#[derive(Debug)]
+pub struct StagedBlob {
+    pub blob: StoredBlob,
+    tmp: String,
 }
 
 #[derive(Clone)]
@@ -86,19 +97,17 @@ impl BlobStore {
         })
     }
 
-    /// Stores a stream of bytes, failing with [`StorageError::TooLarge`] past `limit` bytes.
-    /// When this returns, the bytes are durable; nothing is left behind when it fails.
-    pub async fn put_stream<S, E>(&self, stream: S, limit: u64) -> Result<StoredBlob>
+    /// Writes a stream of bytes under a temporary name, failing with [`StorageError::TooLarge`]
+    /// past `limit` bytes. When this returns, the bytes are durable; nothing is left behind when
+    /// it fails.
+    pub async fn stage_stream<S, E>(&self, stream: S, limit: u64) -> Result<StagedBlob>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
         let tmp = format!("tmp/{}", uuid::Uuid::new_v4());
         match self.write_hashed(&tmp, stream, limit).await {
-            Ok(blob) => {
-                self.place(&tmp, &blob.sha256).await?;
-                Ok(blob)
-            }
+            Ok(blob) => Ok(StagedBlob { blob, tmp }),
             Err(e) => {
                 let _ = self.op.delete(&tmp).await;
                 Err(e)
@@ -127,15 +136,15 @@ impl BlobStore {
         Ok(hashers.finish())
     }
 
-    /// Moves a finished temporary file to its content address (or drops it if those bytes are
-    /// already stored).
-    async fn place(&self, tmp: &str, sha256: &str) -> Result<()> {
-        let target = blob_path(sha256);
+    /// Moves staged content to its address, or drops it if those bytes are already there. Call it
+    /// while holding the metadata transaction that adds the blob's reference.
+    pub async fn place(&self, staged: &StagedBlob) -> Result<()> {
+        let target = blob_path(&staged.blob.sha256);
         if self.op.exists(&target).await? {
-            self.op.delete(tmp).await?;
+            self.op.delete(&staged.tmp).await?;
             return Ok(());
         }
-        self.op.rename(tmp, &target).await?;
+        self.op.rename(&staged.tmp, &target).await?;
         if let Some(root) = &self.local_root {
             let dir = root.join(&target).parent().map(Path::to_path_buf);
             if let Some(dir) = dir {
@@ -146,6 +155,13 @@ impl BlobStore {
             }
         }
         Ok(())
+    }
+
+    /// Removes what is left of staged content (nothing once it was placed).
+    pub async fn discard(&self, staged: &StagedBlob) {
+        if let Err(e) = self.op.delete(&staged.tmp).await {
+            tracing::warn!(tmp = %staged.tmp, error = %e, "could not remove staged content");
+        }
     }
 
     /// The bytes of a blob, or of the byte range `start..end` of it.
@@ -208,8 +224,8 @@ impl BlobStore {
     }
 
     /// Joins the accepted fragments (`parts`, in order) of a finished upload session into one
-    /// blob. The fragments stay until the caller removes them ([`BlobStore::remove_parts`]).
-    pub async fn assemble_parts(&self, parts: Vec<String>, size_limit: u64) -> Result<StoredBlob> {
+    /// staged blob. The fragments stay until the caller removes them ([`BlobStore::remove_parts`]).
+    pub async fn stage_parts(&self, parts: Vec<String>, size_limit: u64) -> Result<StagedBlob> {
         let op = self.op.clone();
         let stream = futures::stream::iter(parts)
             .then(move |p| {
@@ -217,7 +233,7 @@ impl BlobStore {
                 async move { op.reader(&p).await?.into_bytes_stream(..).await }
             })
             .try_flatten();
-        self.put_stream(Box::pin(stream), size_limit).await
+        self.stage_stream(Box::pin(stream), size_limit).await
     }
 
     pub async fn remove_parts(&self, session: &str) -> Result<()> {
@@ -258,16 +274,27 @@ mod tests {
         let store = BlobStore::local(&dir).unwrap();
         let chunks =
             || futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"same bytes"))]);
-        let a = store.put_stream(chunks(), 100).await.unwrap();
-        let b = store.put_stream(chunks(), 100).await.unwrap();
-        assert_eq!(a, b);
+        let mut stored = vec![];
+        for _ in 0..2 {
+            let staged = store.stage_stream(chunks(), 100).await.unwrap();
+            store.place(&staged).await.unwrap();
+            stored.push(staged.blob.clone());
+            store.discard(&staged).await;
+        }
+        assert_eq!(stored[0], stored[1]);
         let files: Vec<_> = walk(&dir.join("blobs"));
         assert_eq!(files.len(), 1);
         assert!(
             walk(&dir.join("tmp")).is_empty(),
             "no temporary file is left behind"
         );
-        let too_big = store.put_stream(chunks(), 5).await;
+        let unplaced = store.stage_stream(chunks(), 100).await.unwrap();
+        store.discard(&unplaced).await;
+        assert!(
+            walk(&dir.join("tmp")).is_empty(),
+            "discarded content is gone"
+        );
+        let too_big = store.stage_stream(chunks(), 5).await;
         assert!(matches!(too_big, Err(StorageError::TooLarge(5))));
         assert!(walk(&dir.join("tmp")).is_empty());
         std::fs::remove_dir_all(dir).unwrap();

@@ -4,7 +4,7 @@
 pub mod blobs;
 pub mod metadata;
 
-pub use blobs::{BlobStore, StoredBlob};
+pub use blobs::{BlobStore, StagedBlob, StoredBlob};
 pub use metadata::{Backend, MetadataStore, Tx};
 
 /// Errors of the storage layer.

@@ -1,6 +1,7 @@
 //! Reference counts of content blobs. A blob whose count drops to zero is kept for a grace
-//! period (`zero_since`) before it is collected, so an upload racing with the last delete of the
-//! same bytes never loses its content.
+//! period (`zero_since`) before it is collected, so that download links issued before the last
+//! delete keep working that long. Upkeep removes the bytes while it holds the rows it deletes,
+//! and an upload places its bytes while it holds the row it references: the two never overlap.
 
 use super::Tx;
 use crate::{Result, StoredBlob};

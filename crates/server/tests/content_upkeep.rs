@@ -1,0 +1,127 @@
+//! Upkeep of stored content over real HTTP: bytes no item references any more are removed once
+//! the grace period is over, bytes an item still references stay, and an upload of the same bytes
+//! racing with their removal keeps its content.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::{Api, Backend, TestServer, hashes};
+
+on_both_backends!(
+    unreferenced_content_is_removed,
+    content_within_grace_is_kept,
+    reupload_racing_removal_keeps_content,
+);
+
+/// No grace period, and upkeep as often as it can run.
+const EAGER_UPKEEP: &[&str] = &["--blob-grace-secs", "0", "--upkeep-interval-ms", "1"];
+
+/// Where the server keeps the bytes of `content`.
+fn blob_file(server: &TestServer, content: &[u8]) -> PathBuf {
+    let sha256 = hashes(content).1.to_lowercase();
+    server
+        .data_dir
+        .path()
+        .join("blobs/blobs")
+        .join(&sha256[0..2])
+        .join(&sha256[2..4])
+        .join(&sha256)
+}
+
+async fn delete(api: &Api, path: &str) {
+    api.delete(&format!("/me/drive/root:/{path}"))
+        .await
+        .expect(204);
+}
+
+async fn unreferenced_content_is_removed(backend: Backend) {
+    let server = TestServer::start_with(backend, EAGER_UPKEEP).await;
+    let alice = server.new_user("alice");
+    let lone = b"bytes only a.txt holds".to_vec();
+    let shared = b"bytes b.txt and c.txt share".to_vec();
+    alice.upload("a.txt", lone.clone()).await;
+    alice.upload("b.txt", shared.clone()).await;
+    alice.upload("c.txt", shared.clone()).await;
+    assert!(blob_file(&server, &lone).exists());
+    assert!(blob_file(&server, &shared).exists());
+
+    delete(&alice, "a.txt").await;
+    delete(&alice, "b.txt").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while blob_file(&server, &lone).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "unreferenced bytes still stored after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        blob_file(&server, &shared).exists(),
+        "bytes c.txt still references were removed"
+    );
+    assert_eq!(
+        alice.download("/me/drive/root:/c.txt:/content").await,
+        shared
+    );
+    server.assert_blob_refs_consistent().await;
+}
+
+async fn content_within_grace_is_kept(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--upkeep-interval-ms", "1"]).await;
+    let alice = server.new_user("alice");
+    let bytes = b"kept for the default hour".to_vec();
+    alice.upload("a.txt", bytes.clone()).await;
+    delete(&alice, "a.txt").await;
+    // Many rounds of upkeep run meanwhile; the default grace period spares the bytes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(blob_file(&server, &bytes).exists());
+    // Uploading the same bytes again references them anew.
+    alice.upload("again.txt", bytes.clone()).await;
+    assert_eq!(
+        alice.download("/me/drive/root:/again.txt:/content").await,
+        bytes
+    );
+    server.assert_blob_refs_consistent().await;
+}
+
+/// Each round makes bytes unreferenced (upkeep may take them at once) and uploads them again: the
+/// new file must keep its content whichever comes first.
+async fn reupload_racing_removal_keeps_content(backend: Backend) {
+    let server = TestServer::start_with(backend, EAGER_UPKEEP).await;
+    let alice = server.new_user("alice");
+    let clients = 4;
+    let rounds = 80;
+    let mut tasks = vec![];
+    for c in 0..clients {
+        let alice = alice.clone();
+        tasks.push(tokio::spawn(async move {
+            for r in 0..rounds {
+                let bytes = format!("client {c} round {r}").into_bytes();
+                alice
+                    .upload(&format!("old-{c}-{r}.txt"), bytes.clone())
+                    .await;
+                delete(&alice, &format!("old-{c}-{r}.txt")).await;
+                alice.upload(&format!("new-{c}-{r}.txt"), bytes).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("client task");
+    }
+    // Let upkeep run a while longer: content it could have taken would be gone by now.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for c in 0..clients {
+        for r in 0..rounds {
+            let bytes = format!("client {c} round {r}").into_bytes();
+            assert!(
+                blob_file(&server, &bytes).exists(),
+                "the bytes of new-{c}-{r}.txt were removed"
+            );
+            let path = format!("/me/drive/root:/new-{c}-{r}.txt:/content");
+            assert_eq!(alice.download(&path).await, bytes);
+        }
+    }
+    server.assert_blob_refs_consistent().await;
+}

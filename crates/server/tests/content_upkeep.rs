@@ -46,6 +46,12 @@ async fn unreferenced_content_is_removed(backend: Backend) {
     alice.upload("c.txt", shared.clone()).await;
     assert!(blob_file(&server, &lone).exists());
     assert!(blob_file(&server, &shared).exists());
+    let link = alice
+        .get("/me/drive/root:/a.txt:/content")
+        .await
+        .expect(302)
+        .header("location")
+        .expect("Location");
 
     delete(&alice, "a.txt").await;
     delete(&alice, "b.txt").await;
@@ -61,6 +67,12 @@ async fn unreferenced_content_is_removed(backend: Backend) {
         blob_file(&server, &shared).exists(),
         "bytes c.txt still references were removed"
     );
+    // A link issued before the delete now finds nothing, and says so.
+    server
+        .anonymous()
+        .get(&link)
+        .await
+        .expect_error(404, "itemNotFound");
     assert_eq!(
         alice.download("/me/drive/root:/c.txt:/content").await,
         shared

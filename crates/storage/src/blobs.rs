@@ -170,7 +170,11 @@ impl BlobStore {
         sha256: &str,
         range: Option<std::ops::Range<u64>>,
     ) -> Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static + use<>> {
-        let reader = self.op.reader(&blob_path(sha256)).await?;
+        let path = blob_path(sha256);
+        // Opening a reader does not touch the file; ask first, so that missing bytes fail here
+        // and not in the middle of a response already under way.
+        self.op.stat(&path).await?;
+        let reader = self.op.reader(&path).await?;
         let stream = match range {
             Some(r) => reader.into_bytes_stream(r).await?,
             None => reader.into_bytes_stream(..).await?,

@@ -26,7 +26,8 @@ impl Rows {
             Rows::Items => {
                 "id BIGINT PRIMARY KEY, drive_id TEXT NOT NULL, parent_id BIGINT, name TEXT NOT NULL, \
                  name_key TEXT NOT NULL, is_folder INTEGER NOT NULL, size BIGINT NOT NULL, \
-                 child_count BIGINT NOT NULL, descendants BIGINT NOT NULL, blob_hash TEXT, \
+                 child_count BIGINT NOT NULL, descendants BIGINT NOT NULL, \
+                 descendant_files BIGINT NOT NULL, blob_hash TEXT, \
                  mime_type TEXT, created_at BIGINT NOT NULL, modified_at BIGINT NOT NULL, \
                  created_by TEXT NOT NULL, modified_by TEXT NOT NULL, fs_created_at BIGINT NOT NULL, \
                  fs_modified_at BIGINT NOT NULL, etag_rev BIGINT NOT NULL, ctag_rev BIGINT NOT NULL"
@@ -40,7 +41,7 @@ impl Rows {
             Rows::Narrow => "i, i / 100, 'file-' || i, 10, 'e3b0c44298fc1c149afbf4c8996fb924'",
             Rows::Items => {
                 "i, 'b!abcdefghijklmnopqrstuvwxyz012345', i / 100, 'file-' || i || '.txt', \
-                 'file-' || i || '.txt', 0, 10, 0, 0, \
+                 'file-' || i || '.txt', 0, 10, 0, 0, 0, \
                  'e3b0c44298fc1c149afbf4c8996fb924e3b0c44298fc1c149afbf4c8996fb924', 'text/plain', \
                  1764000000000, 1764000000000, '6f1c2a3e-1111-4222-8333-944455556666', \
                  '6f1c2a3e-1111-4222-8333-944455556666', 1764000000000, 1764000000000, 1, 1"

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use futures::Stream;
-use graphdrive_storage::metadata::{FileContent, ItemRecord, NewItem};
+use graphdrive_storage::metadata::{ContentTotals, FileContent, ItemRecord, NewItem};
 use graphdrive_storage::{StagedBlob, StoredBlob, Tx};
 
 use crate::access::{Caller, Need};
@@ -283,8 +283,11 @@ pub(crate) async fn write_file(
                 tx.set_item_fs_times(old.id, created, fs.modified.unwrap_or(now), author, now)
                     .await?;
             }
-            tx.adjust_folder_totals(target.parent.id, size - old.size, 0, 0)
-                .await?;
+            let grown = ContentTotals {
+                size: size - old.size,
+                ..ContentTotals::default()
+            };
+            tx.adjust_folder_totals(target.parent.id, grown).await?;
             (old.id, false)
         }
         None => {

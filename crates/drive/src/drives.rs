@@ -152,11 +152,10 @@ impl DriveService {
         let drive = self.open_drive(caller, selector, Need::Read).await?;
         let mut tx = self.store().read().await?;
         let root = tx.item(drive.record.root_id).await?.ok_or_else(not_found)?;
-        let file_count = tx.drive_file_count(&drive.record.id).await?;
         Ok(DriveView {
             drive,
             used: root.size,
-            file_count,
+            file_count: root.descendant_files,
         })
     }
 }

@@ -173,7 +173,7 @@ impl DriveService {
                 "The root folder cannot be deleted.".into(),
             ));
         };
-        tx.adjust_folder_totals(parent, -item.size, -(1 + item.descendants), -1)
+        tx.adjust_folder_totals(parent, -item.totals_in_parent())
             .await?;
         tx.delete_subtree(item.id, now_millis()).await?;
         tx.commit().await?;
@@ -377,11 +377,9 @@ async fn move_item(
     tx.relocate_item(item.id, new_parent.id, name, &key, author, now)
         .await?;
     if new_parent.id != old_parent {
-        let items = 1 + item.descendants;
-        tx.adjust_folder_totals(old_parent, -item.size, -items, -1)
-            .await?;
-        tx.adjust_folder_totals(new_parent.id, item.size, items, 1)
-            .await?;
+        let moved = item.totals_in_parent();
+        tx.adjust_folder_totals(old_parent, -moved).await?;
+        tx.adjust_folder_totals(new_parent.id, moved).await?;
     }
     Ok(())
 }

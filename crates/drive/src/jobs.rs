@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use graphdrive_storage::Tx;
+use graphdrive_storage::metadata::ContentTotals;
 use graphdrive_storage::metadata::copies::{self, CopyJobRecord, CopyWriter, LevelSlice};
 
 use crate::error::{DriveError, Result};
@@ -384,8 +385,14 @@ impl DriveService {
                     )));
                 }
                 names::ConflictBehavior::Replace => {
-                    tx.adjust_folder_totals(dest.id, -clash.existing_size, -1, -1)
-                        .await?;
+                    // Only a file is replaced (folders clash as errors above).
+                    let replaced = ContentTotals {
+                        size: clash.existing_size,
+                        items: 1,
+                        files: 1,
+                        children: 1,
+                    };
+                    tx.adjust_folder_totals(dest.id, -replaced).await?;
                     tx.delete_subtree(clash.existing_id, now).await?;
                 }
                 names::ConflictBehavior::Rename => {
@@ -422,8 +429,7 @@ impl DriveService {
             )));
         }
         let tops = tx.adopt_children(placeholder, dest.id).await?;
-        tx.adjust_folder_totals(dest.id, totals.size, totals.items, totals.children)
-            .await?;
+        tx.adjust_folder_totals(dest.id, totals).await?;
         tx.delete_subtree(placeholder, now).await?;
         job.status = copies::COMPLETED.into();
         job.copied_items = job.total_items;

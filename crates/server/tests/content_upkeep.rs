@@ -77,7 +77,7 @@ async fn unreferenced_content_is_removed(backend: Backend) {
         alice.download("/me/drive/root:/c.txt:/content").await,
         shared
     );
-    server.assert_blob_refs_consistent().await;
+    server.assert_store_consistent().await;
 }
 
 async fn content_within_grace_is_kept(backend: Backend) {
@@ -95,7 +95,7 @@ async fn content_within_grace_is_kept(backend: Backend) {
         alice.download("/me/drive/root:/again.txt:/content").await,
         bytes
     );
-    server.assert_blob_refs_consistent().await;
+    server.assert_store_consistent().await;
 }
 
 /// Each round makes bytes unreferenced (upkeep may take them at once) and uploads them again: the
@@ -135,5 +135,5 @@ async fn reupload_racing_removal_keeps_content(backend: Backend) {
             assert_eq!(alice.download(&path).await, bytes);
         }
     }
-    server.assert_blob_refs_consistent().await;
+    server.assert_store_consistent().await;
 }

@@ -687,7 +687,7 @@ async fn file_copy_destination_forms(backend: Backend) {
         totals(&alice, "/me/drive/root").await.0,
         n * bytes.len() as i64
     );
-    server.assert_blob_refs_consistent().await;
+    server.assert_store_consistent().await;
 }
 
 /// A source form: request path, extra headers, and the name sent (`None`: keep the source's).
@@ -988,7 +988,7 @@ async fn folder_tree_copy_matches_source(backend: Backend) {
         child_names(&alice, &drive, &dest_id).await,
         vec!["existing.txt", "proj", "proj (copy) ✓"]
     );
-    server.assert_blob_refs_consistent().await;
+    server.assert_store_consistent().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1248,7 +1248,7 @@ async fn top_level_conflicts(backend: Backend) {
         )
         .await
     );
-    server.assert_blob_refs_consistent().await;
+    server.assert_store_consistent().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1649,7 +1649,7 @@ async fn children_only_copies(backend: Backend) {
     assert!(child_names(&alice, &drive, &d5).await.is_empty());
     // Totals everywhere are consistent.
     walk(&alice, &drive, &id(&get_ok(&alice, "/me/drive/root").await)).await;
-    server.assert_blob_refs_consistent().await;
+    server.assert_store_consistent().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1885,7 +1885,7 @@ async fn cross_drive_copies(backend: Backend) {
         vec!["mine.txt", "proj"]
     );
     assert_eq!(snapshot(&alice, &alice_drive).await, alice_snap);
-    server.assert_blob_refs_consistent().await;
+    server.assert_store_consistent().await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -38,6 +38,11 @@ async fn wait(monitor: &str) -> Value {
 
 /// Polls until the job has made some progress but is not finished.
 async fn wait_until_running(monitor: &str) -> Value {
+    wait_until_past(monitor, 0.0).await
+}
+
+/// Polls a monitor until the copy has done more than `percent` and is not done yet.
+async fn wait_until_past(monitor: &str, percent: f64) -> Value {
     let anon = Api::new("http://unused", None);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -46,7 +51,7 @@ async fn wait_until_running(monitor: &str) -> Value {
             s["status"], "completed",
             "the copy finished before the test could act: {s}"
         );
-        if s["status"] == "inProgress" && s["percentageComplete"].as_f64().unwrap() > 0.0 {
+        if s["status"] == "inProgress" && s["percentageComplete"].as_f64().unwrap() > percent {
             return s;
         }
         assert!(Instant::now() < deadline, "copy did not start: {s}");
@@ -165,7 +170,7 @@ async fn copies_past_the_graph_item_cap(backend: Backend) {
     let (source, copied) = (walk(&api, "big").await, walk(&api, "big copy").await);
     assert_eq!(source.len(), 30_333, "items below the source");
     assert_eq!(copied, source);
-    server.assert_blob_refs_consistent().await;
+    server.assert_store_consistent().await;
 }
 
 async fn copy_reads_the_source_as_accepted(backend: Backend) {
@@ -263,7 +268,7 @@ async fn copy_reads_the_source_as_accepted(backend: Backend) {
     assert!(after.iter().any(|e| e.0 == "leaf-3/new file.txt"));
     assert!(after.iter().any(|e| e.0 == "leaf-1/outsider.txt"));
     assert!(!after.iter().any(|e| e.0.starts_with("leaf-9")));
-    server.assert_blob_refs_consistent().await;
+    server.assert_store_consistent().await;
 }
 
 /// A server whose copies crawl (10 items a batch, 30 ms apart), a `src` tree of 6 × 31 items
@@ -294,7 +299,13 @@ async fn cancel_removes_everything_the_copy_made(backend: Backend) {
         json!({ "parentReference": { "id": dest["id"] } }),
     )
     .await;
-    wait_until_running(&monitor).await;
+    // Half-way, the copy's files are in the store but not yet in the drive.
+    wait_until_past(&monitor, 50.0).await;
+    assert_eq!(
+        file_count(&api).await,
+        files,
+        "files of a copy still being built are not counted"
+    );
     let anon = Api::new("http://unused", None);
     anon.delete(&monitor).await.expect(204);
     let s = wait(&monitor).await;
@@ -318,7 +329,7 @@ async fn cancel_removes_everything_the_copy_made(backend: Backend) {
     anon.delete(&monitor)
         .await
         .expect_error(400, "invalidRequest");
-    server.assert_blob_refs_consistent().await;
+    server.assert_store_consistent().await;
 }
 
 async fn failure_half_way_leaves_nothing_behind(backend: Backend) {
@@ -348,7 +359,7 @@ async fn failure_half_way_leaves_nothing_behind(backend: Backend) {
     assert_eq!(file_count(&api).await, files, "no orphan item is left");
     let src = walk(&api, "src").await;
     assert_eq!(src.len(), 6 * 31, "the source is untouched");
-    server.assert_blob_refs_consistent().await;
+    server.assert_store_consistent().await;
 }
 
 async fn kill_during_copy_then_restart_completes(backend: Backend) {
@@ -384,5 +395,5 @@ async fn kill_during_copy_then_restart_completes(backend: Backend) {
         files + copied_files,
         "each file copied exactly once"
     );
-    server.assert_blob_refs_consistent().await;
+    server.assert_store_consistent().await;
 }

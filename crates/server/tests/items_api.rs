@@ -78,6 +78,13 @@ async fn quota_used(api: &Api) -> i64 {
         .expect("quota.used")
 }
 
+/// `quota.fileCount` of the caller's drive.
+async fn file_count(api: &Api) -> i64 {
+    my_drive(api).await["quota"]["fileCount"]
+        .as_i64()
+        .expect("quota.fileCount")
+}
+
 /// PUT with extra headers.
 async fn put_with(api: &Api, path: &str, headers: &[(&str, &str)], bytes: &[u8]) -> common::Resp {
     api.send(Method::PUT, path, headers, Some(bytes.to_vec()))
@@ -518,6 +525,7 @@ async fn create_folder_and_conflict_behaviors(backend: Backend) {
         .await
         .expect_error(409, "nameAlreadyExists");
     assert_eq!(totals(&alice, "/me/drive/root:/body").await, (0, 3));
+    server.assert_store_consistent().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -614,6 +622,7 @@ async fn simple_upload_create_replace_and_conflicts(backend: Backend) {
     assert_eq!(again["id"], file_id.as_str());
     assert_eq!(again["size"], 2);
     assert_eq!(quota_used(&alice).await, (v4.len() + v3.len()) as i64);
+    server.assert_store_consistent().await;
 }
 
 async fn simple_upload_by_path_empty_and_by_id(backend: Backend) {
@@ -702,6 +711,7 @@ async fn simple_upload_by_path_empty_and_by_id(backend: Backend) {
         .await
         .expect_error(400, "invalidRequest");
     assert_eq!(totals(&alice, "/me/drive/root:/x/y/z").await, (1_242, 2));
+    server.assert_store_consistent().await;
 }
 
 /// A rejected simple upload of a real-sized body must come back as a readable error, and the
@@ -941,6 +951,7 @@ async fn update_renames_and_moves(backend: Backend) {
         get_ok(&alice, "/me/drive/root:/src/y.txt").await["id"],
         file_id.as_str()
     );
+    server.assert_store_consistent().await;
 }
 
 async fn update_rejects_bad_moves_and_sets_times(backend: Backend) {
@@ -1054,6 +1065,7 @@ async fn update_rejects_bad_moves_and_sets_times(backend: Backend) {
         get_ok(&alice, &top_url).await["fileSystemInfo"]["createdDateTime"],
         created
     );
+    server.assert_store_consistent().await;
 }
 
 async fn moves_keep_folder_totals_right(backend: Backend) {
@@ -1134,6 +1146,8 @@ async fn moves_keep_folder_totals_right(backend: Backend) {
         totals(&alice, "/me/drive/root:/t1/t2renamed").await,
         (57, 1)
     );
+    assert_eq!(file_count(&alice).await, 4, "moves change no file count");
+    server.assert_store_consistent().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1256,6 +1270,7 @@ async fn delete_items_and_subtrees(backend: Backend) {
     let sub = get_ok(&alice, "/me/drive/root:/tree/sub").await;
     let deeper = get_ok(&alice, "/me/drive/root:/tree/sub/deeper").await;
     assert_eq!(quota_used(&alice).await, 65);
+    assert_eq!(file_count(&alice).await, 4);
     assert_eq!(totals(&alice, "/me/drive/root").await, (65, 2));
 
     // A file.
@@ -1268,6 +1283,7 @@ async fn delete_items_and_subtrees(backend: Backend) {
         .expect_error(404, "itemNotFound");
     assert_eq!(totals(&alice, "/me/drive/root").await, (60, 1));
     assert_eq!(quota_used(&alice).await, 60);
+    assert_eq!(file_count(&alice).await, 3);
     alice
         .delete(&keep_url)
         .await
@@ -1293,6 +1309,11 @@ async fn delete_items_and_subtrees(backend: Backend) {
     assert_eq!(totals(&alice, "/me/drive/root:/tree").await, (10, 1));
     assert_eq!(totals(&alice, "/me/drive/root").await, (10, 1));
     assert_eq!(quota_used(&alice).await, 10);
+    assert_eq!(
+        file_count(&alice).await,
+        1,
+        "the files below a deleted folder are gone"
+    );
     let listing = get_ok(&alice, "/me/drive/root:/tree:/children").await;
     assert_eq!(names(&listing), vec!["a.txt"]);
 
@@ -1308,6 +1329,7 @@ async fn delete_items_and_subtrees(backend: Backend) {
         .expect_error(404, "itemNotFound");
     assert_eq!(totals(&alice, "/me/drive/root").await, (0, 0));
     assert_eq!(quota_used(&alice).await, 0);
+    assert_eq!(file_count(&alice).await, 0);
 
     // The root stays.
     let root_id = id(&get_ok(&alice, "/me/drive/root").await);
@@ -1327,4 +1349,5 @@ async fn delete_items_and_subtrees(backend: Backend) {
         get_ok(&alice, "/me/drive/root").await["id"],
         root_id.as_str()
     );
+    server.assert_store_consistent().await;
 }

@@ -247,6 +247,7 @@ async fn fragmented_upload_round_trip(backend: Backend) {
     }
     let drive = alice.get("/me/drive").await.expect(200).json();
     assert_eq!(drive["quota"]["used"], 1_000_000);
+    server.assert_store_consistent().await;
 }
 
 /// A session for `/me/drive/root:/resume/{name}` of a `3 × 320 KiB + 1,234`-byte file whose first

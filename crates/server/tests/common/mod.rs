@@ -121,9 +121,10 @@ impl TestServer {
         self.child = Some(child);
     }
 
-    /// Asserts that every blob's reference count is the number of items holding it (no copy
-    /// may be running): what blob collection relies on to never lose or leak content.
-    pub async fn assert_blob_refs_consistent(&self) {
+    /// Asserts what the store keeps up to date on every write (no copy may be running): every
+    /// blob's reference count is the number of items holding it, which blob collection relies on
+    /// to never lose or leak content, and every folder's totals are those of what lies below it.
+    pub async fn assert_store_consistent(&self) {
         sqlx::any::install_default_drivers();
         let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.metadata)
             .await
@@ -144,6 +145,25 @@ impl TestServer {
             (0, 0),
             "blobs with a wrong reference count, items naming a missing blob"
         );
+        // Every folder's totals, recounted from the rows below it.
+        let (wrong_totals,): (i64,) = sqlx::query_as(
+            "WITH RECURSIVE up(folder, size, is_file) AS ( \
+               SELECT parent_id, size * (1 - is_folder), 1 - is_folder FROM items \
+               WHERE parent_id IS NOT NULL \
+               UNION ALL SELECT i.parent_id, up.size, up.is_file FROM up \
+               JOIN items i ON i.id = up.folder WHERE i.parent_id IS NOT NULL), \
+             t AS (SELECT folder, SUM(size) AS size, COUNT(*) AS items, SUM(is_file) AS files \
+               FROM up GROUP BY folder) \
+             SELECT CAST(COUNT(*) AS BIGINT) FROM items f LEFT JOIN t ON t.folder = f.id \
+             WHERE f.is_folder = 1 AND (f.size <> COALESCE(t.size, 0) \
+               OR f.descendants <> COALESCE(t.items, 0) \
+               OR f.descendant_files <> COALESCE(t.files, 0) \
+               OR f.child_count <> (SELECT COUNT(*) FROM items c WHERE c.parent_id = f.id))",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .expect("recount folder totals");
+        assert_eq!(wrong_totals, 0, "folders with wrong totals");
     }
 
     /// Kills the server with SIGKILL and starts it again on the same port and data.

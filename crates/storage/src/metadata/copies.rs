@@ -12,7 +12,7 @@
 use sqlx::any::AnyArguments;
 use sqlx::{Any, FromRow, Row};
 
-use super::{Backend, Tx};
+use super::{Backend, ContentTotals, Tx};
 use crate::Result;
 
 pub const NOT_STARTED: &str = "notStarted";
@@ -113,7 +113,7 @@ fn snapshot_sources(snapshot: bool) -> Vec<(String, &'static str)> {
 }
 
 const SOURCE_COLUMNS: &str = "id, parent_id, name, name_key, is_folder, size, child_count, descendants, \
-                              blob_hash, mime_type, fs_created_at, fs_modified_at";
+                              descendant_files, blob_hash, mime_type, fs_created_at, fs_modified_at";
 
 impl Tx {
     pub async fn insert_copy_job(&mut self, j: &CopyJobRecord) -> Result<()> {
@@ -415,11 +415,10 @@ impl Tx {
         let snapshot = self.has_snapshot_rows(w.job_id).await?;
         for (source, filter) in snapshot_sources(snapshot) {
             let sql = format!(
-                "INSERT INTO items (drive_id, parent_id, name, name_key, is_folder, size, child_count, \
-                 descendants, blob_hash, mime_type, created_at, modified_at, created_by, modified_by, \
-                 fs_created_at, fs_modified_at, etag_rev, ctag_rev) \
-                 SELECT $2, $3, $4, $5, s.is_folder, s.size, s.child_count, s.descendants, s.blob_hash, \
-                 s.mime_type, $6, $6, $7, $7, s.fs_created_at, s.fs_modified_at, 1, 1 \
+                "INSERT INTO items ({COPY_COLUMNS}) \
+                 SELECT $2, $3, $4, $5, s.is_folder, s.size, s.child_count, s.descendants, \
+                 s.descendant_files, s.blob_hash, s.mime_type, $6, $6, $7, $7, s.fs_created_at, \
+                 s.fs_modified_at, 1, 1 \
                  FROM {source} s WHERE s.id = $8 AND $1 = $1{filter} RETURNING id, is_folder, child_count"
             );
             let row: Option<(i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -634,15 +633,6 @@ impl Tx {
     }
 }
 
-/// Totals of what a folder holds, for moving it all at once.
-#[derive(Clone, Copy, Debug, Default, FromRow)]
-pub struct ContentTotals {
-    pub size: i64,
-    /// Items at every depth.
-    pub items: i64,
-    pub children: i64,
-}
-
 /// A staged top-level item whose name is taken in the destination.
 #[derive(Clone, Debug, FromRow)]
 pub struct StagedClash {
@@ -701,11 +691,13 @@ impl Tx {
             .collect())
     }
 
-    /// What a folder holds: total size, items at every depth, direct children.
+    /// What a folder holds: total size, items and files at every depth, direct children.
     pub async fn folder_contents_totals(&mut self, folder: i64) -> Result<ContentTotals> {
-        let (size, items, children): (i64, i64, i64) = sqlx::query_as(
+        let (size, items, files, children): (i64, i64, i64, i64) = sqlx::query_as(
             "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(descendants), 0) + COUNT(*) AS BIGINT), CAST(COUNT(*) AS BIGINT) \
+             CAST(COALESCE(SUM(descendants), 0) + COUNT(*) AS BIGINT), \
+             CAST(COALESCE(SUM(descendant_files + 1 - is_folder), 0) AS BIGINT), \
+             CAST(COUNT(*) AS BIGINT) \
              FROM items WHERE parent_id = $1",
         )
         .bind(folder)
@@ -714,6 +706,7 @@ impl Tx {
         Ok(ContentTotals {
             size,
             items,
+            files,
             children,
         })
     }
@@ -961,7 +954,7 @@ fn map_subfolders_sql(backend: Backend, from: &SliceRows) -> String {
 }
 
 const COPY_COLUMNS: &str = "drive_id, parent_id, name, name_key, is_folder, size, child_count, \
-    descendants, blob_hash, mime_type, created_at, modified_at, created_by, modified_by, \
+    descendants, descendant_files, blob_hash, mime_type, created_at, modified_at, created_by, modified_by, \
     fs_created_at, fs_modified_at, etag_rev, ctag_rev";
 
 /// Inserts the slice's subfolders under their new ids. The slice's folders are read first and
@@ -972,7 +965,7 @@ fn copy_folders_sql(from: &SliceRows) -> String {
     format!(
         "INSERT INTO items (id, {COPY_COLUMNS}) \
          SELECT m.new_id, $3, pm.new_id, s.name, s.name_key, 1, s.size, s.child_count, s.descendants, \
-         NULL, NULL, $5, $5, $4, $4, s.fs_created_at, s.fs_modified_at, 1, 1 \
+         s.descendant_files, NULL, NULL, $5, $5, $4, $4, s.fs_created_at, s.fs_modified_at, 1, 1 \
          FROM {source} s CROSS JOIN copy_map m CROSS JOIN copy_map pm \
          WHERE m.job_id = $1 AND m.old_id = s.id AND pm.job_id = $1 AND pm.old_id = s.parent_id \
          AND {filter}"
@@ -985,7 +978,7 @@ fn copy_files_sql(from: &SliceRows) -> String {
     let SliceRows { source, filter } = from;
     format!(
         "INSERT INTO items ({COPY_COLUMNS}) \
-         SELECT $3, pm.new_id, s.name, s.name_key, 0, s.size, 0, 0, s.blob_hash, s.mime_type, \
+         SELECT $3, pm.new_id, s.name, s.name_key, 0, s.size, 0, 0, 0, s.blob_hash, s.mime_type, \
          $5, $5, $4, $4, s.fs_created_at, s.fs_modified_at, 1, 1 \
          FROM {source} s JOIN copy_map pm ON pm.job_id = $1 AND pm.old_id = s.parent_id \
          WHERE {filter}"

@@ -45,15 +45,4 @@ impl Tx {
         }
         Ok(())
     }
-
-    /// Number of files in a drive (for `quota.fileCount`).
-    pub async fn drive_file_count(&mut self, drive_id: &str) -> Result<i64> {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT CAST(COUNT(*) AS BIGINT) FROM items WHERE drive_id = $1 AND is_folder = 0",
-        )
-        .bind(drive_id)
-        .fetch_one(self.conn())
-        .await?;
-        Ok(n)
-    }
 }

@@ -1,13 +1,13 @@
 //! Items: files and folders.
 
-use super::{ChildOrder, FileContent, ItemRecord, NewItem, Tx};
+use super::{ChildOrder, ContentTotals, FileContent, ItemRecord, NewItem, Tx};
 use crate::Result;
 
 /// Every item read joins its blob's hashes and its authors' names.
 macro_rules! item_select {
     () => {
         "SELECT i.id, i.drive_id, i.parent_id, i.name, i.is_folder, i.size, i.child_count, \
-         i.descendants, i.blob_hash, i.mime_type, i.created_at, i.modified_at, i.created_by, i.modified_by, \
+         i.descendants, i.descendant_files, i.blob_hash, i.mime_type, i.created_at, i.modified_at, i.created_by, i.modified_by, \
          i.fs_created_at, i.fs_modified_at, i.etag_rev, i.ctag_rev, b.sha1, b.quickxor, \
          pc.display_name AS created_by_name, pc.kind AS created_by_kind, \
          pm.display_name AS modified_by_name, pm.kind AS modified_by_kind \
@@ -161,19 +161,22 @@ impl Tx {
         for scope in &scopes {
             self.exclude_from_copy(&scope.job_id, id).await?;
         }
-        self.adjust_folder_totals(item.parent_id, size, 1, 1)
-            .await?;
+        let added = ContentTotals {
+            size,
+            items: 1,
+            files: 1 - is_folder,
+            children: 1,
+        };
+        self.adjust_folder_totals(item.parent_id, added).await?;
         Ok(id)
     }
 
-    /// Adds `child_delta` to a folder's child count, and `size_delta` and `items_delta` to the
-    /// size and item count of it and of every folder above it.
+    /// Adds `delta.children` to a folder's child count, and the rest of `delta` to the totals of
+    /// it and of every folder above it.
     pub async fn adjust_folder_totals(
         &mut self,
         folder_id: i64,
-        size_delta: i64,
-        items_delta: i64,
-        child_delta: i64,
+        delta: ContentTotals,
     ) -> Result<()> {
         let chain: Vec<i64> = self
             .ancestors(folder_id)
@@ -184,24 +187,26 @@ impl Tx {
         for scope in self.scopes_in_chain(&chain).await? {
             self.preserve_for_copy(&scope.job_id, &scope.chain).await?;
         }
-        if child_delta != 0 {
+        if delta.children != 0 {
             sqlx::query("UPDATE items SET child_count = child_count + $2 WHERE id = $1")
                 .bind(folder_id)
-                .bind(child_delta)
+                .bind(delta.children)
                 .execute(self.conn())
                 .await?;
         }
-        if size_delta != 0 || items_delta != 0 {
+        if delta.size != 0 || delta.items != 0 || delta.files != 0 {
             let list = (0..chain.len())
-                .map(|i| format!("${}", i + 3))
+                .map(|i| format!("${}", i + 4))
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "UPDATE items SET size = size + $1, descendants = descendants + $2 WHERE id IN ({list})"
+                "UPDATE items SET size = size + $1, descendants = descendants + $2, \
+                 descendant_files = descendant_files + $3 WHERE id IN ({list})"
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(size_delta)
-                .bind(items_delta);
+                .bind(delta.size)
+                .bind(delta.items)
+                .bind(delta.files);
             for id in chain {
                 q = q.bind(id);
             }

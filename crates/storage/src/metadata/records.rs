@@ -59,6 +59,8 @@ pub struct ItemRecord {
     pub size: i64,
     pub child_count: i64,
     pub descendants: i64,
+    /// Files at every depth below a folder.
+    pub descendant_files: i64,
     pub blob_hash: Option<String>,
     pub mime_type: Option<String>,
     pub created_at: i64,
@@ -80,6 +82,39 @@ pub struct ItemRecord {
 impl ItemRecord {
     pub fn is_folder(&self) -> bool {
         self.is_folder != 0
+    }
+
+    /// What this item, with everything below it, adds to the totals of the folder holding it.
+    pub fn totals_in_parent(&self) -> ContentTotals {
+        ContentTotals {
+            size: self.size,
+            items: 1 + self.descendants,
+            files: self.descendant_files + i64::from(!self.is_folder()),
+            children: 1,
+        }
+    }
+}
+
+/// Totals of what a folder holds, or a change to them: bytes and items and files at every depth,
+/// and direct children.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ContentTotals {
+    pub size: i64,
+    pub items: i64,
+    pub files: i64,
+    pub children: i64,
+}
+
+impl std::ops::Neg for ContentTotals {
+    type Output = Self;
+
+    fn neg(self) -> Self {
+        Self {
+            size: -self.size,
+            items: -self.items,
+            files: -self.files,
+            children: -self.children,
+        }
     }
 }
 

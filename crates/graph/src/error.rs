@@ -13,6 +13,8 @@ pub struct GraphError {
     pub message: String,
     /// A more specific code, nested in `innerError`.
     pub inner_code: Option<&'static str>,
+    /// The methods a resource takes, sent in `Allow` with a 405.
+    pub allow: Option<&'static str>,
 }
 
 impl GraphError {
@@ -22,6 +24,7 @@ impl GraphError {
             code,
             message: message.into(),
             inner_code: None,
+            allow: None,
         }
     }
 
@@ -42,12 +45,16 @@ impl GraphError {
         Self::new(StatusCode::NOT_IMPLEMENTED, "notSupported", message)
     }
 
-    pub fn method_not_allowed() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "notAllowed",
-            "The HTTP method is not allowed on this resource.",
-        )
+    /// A method the resource does not take; `allow` lists those it does (`"GET, HEAD"`).
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        Self {
+            allow: Some(allow),
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "notAllowed",
+                "The HTTP method is not allowed on this resource.",
+            )
+        }
     }
 
     pub fn too_large(limit: u64) -> Self {
@@ -104,6 +111,10 @@ impl From<DriveError> for GraphError {
 impl IntoResponse for GraphError {
     fn into_response(self) -> Response {
         let mut res = self.status.into_response();
+        if let Some(allow) = self.allow {
+            res.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

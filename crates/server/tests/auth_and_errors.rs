@@ -1595,27 +1595,39 @@ async fn unknown_paths_versions_and_methods(backend: Backend) {
 
     let item = format!("/me/drive/items/{file_id}");
     let content = format!("{item}/content");
-    let cases: Vec<(Method, &str)> = vec![
-        (Method::PUT, "/me/drive"),
-        (Method::POST, "/me/drive"),
-        (Method::PATCH, "/me/drive"),
-        (Method::DELETE, "/me/drive"),
-        (Method::POST, "/me/drive/root"),
-        (Method::PUT, "/me/drive/root/children"),
-        (Method::DELETE, "/me/drive/root/children"),
-        (Method::PATCH, "/me/drive/root/children"),
-        (Method::POST, &item),
-        (Method::PUT, &item),
-        (Method::POST, &content),
-        (Method::PATCH, &content),
-        (Method::DELETE, &content),
-        (Method::GET, "/me/drive/root:/a.txt:/createUploadSession"),
+    let (drive, item_methods) = ("GET, HEAD", "GET, HEAD, PATCH, DELETE");
+    let (children, content_methods) = ("GET, HEAD, POST", "GET, HEAD, PUT");
+    let cases: Vec<(Method, &str, &str)> = vec![
+        (Method::PUT, "/me/drive", drive),
+        (Method::POST, "/me/drive", drive),
+        (Method::PATCH, "/me/drive", drive),
+        (Method::DELETE, "/me/drive", drive),
+        (Method::POST, "/me/drive/root", item_methods),
+        (Method::PUT, "/me/drive/root/children", children),
+        (Method::DELETE, "/me/drive/root/children", children),
+        (Method::PATCH, "/me/drive/root/children", children),
+        (Method::POST, &item, item_methods),
+        (Method::PUT, &item, item_methods),
+        (Method::POST, &content, content_methods),
+        (Method::PATCH, &content, content_methods),
+        (Method::DELETE, &content, content_methods),
+        (
+            Method::GET,
+            "/me/drive/root:/a.txt:/createUploadSession",
+            "POST",
+        ),
+        (Method::GET, "/me/drive/root:/a.txt:/copy", "POST"),
     ];
-    for (method, path) in cases {
+    for (method, path, allow) in cases {
         let r = alice
             .send(method.clone(), path, &[], Some(b"{}".to_vec()))
             .await;
         assert_eq!(r.status.as_u16(), 405, "{method} {path}: {}", r.text());
+        assert_eq!(
+            r.header("allow").as_deref(),
+            Some(allow),
+            "{method} {path} names the methods it takes"
+        );
         graph_error(r, 405, "notAllowed");
     }
     // The download URL takes GET and HEAD only.
@@ -1625,20 +1637,46 @@ async fn unknown_paths_versions_and_methods(backend: Backend) {
         .expect(302)
         .header("location")
         .unwrap();
-    graph_error(
-        server
-            .anonymous()
-            .send(Method::POST, &location, &[], None)
-            .await,
-        405,
-        "notAllowed",
-    );
+    let r = server
+        .anonymous()
+        .send(Method::POST, &location, &[], None)
+        .await;
+    assert_eq!(r.header("allow").as_deref(), Some("GET, HEAD"));
+    graph_error(r, 405, "notAllowed");
     // Nothing was touched.
     assert_eq!(alice.download(&content).await, b"hello");
     assert_eq!(
         child_names(&alice, "/me/drive/root").await,
         names(&["a.txt"])
     );
+
+    // An upload session's URL and a copy's monitor name their methods too.
+    let session = alice
+        .post("/me/drive/root:/b.txt:/createUploadSession", &json!({}))
+        .await
+        .expect(200)
+        .json()["uploadUrl"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = server
+        .anonymous()
+        .send(Method::POST, &session, &[], None)
+        .await;
+    assert_eq!(r.header("allow").as_deref(), Some("GET, PUT, DELETE"));
+    graph_error(r, 405, "notAllowed");
+    let monitor = alice
+        .post(&format!("{item}/copy"), &json!({ "name": "c.txt" }))
+        .await
+        .expect(202)
+        .header("location")
+        .unwrap();
+    let r = server
+        .anonymous()
+        .send(Method::PUT, &monitor, &[], None)
+        .await;
+    assert_eq!(r.header("allow").as_deref(), Some("GET, HEAD, DELETE"));
+    graph_error(r, 405, "notAllowed");
 }
 
 async fn invalid_query_options(backend: Backend) {

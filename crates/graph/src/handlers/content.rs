@@ -73,7 +73,7 @@ async fn serve_download(
     headers: HeaderMap,
 ) -> GraphResult<Response> {
     if method != Method::GET && method != Method::HEAD {
-        return Err(GraphError::method_not_allowed());
+        return Err(GraphError::method_not_allowed("GET, HEAD"));
     }
     let service = &state.service;
     let grant = service.open_download(&token)?;

@@ -76,7 +76,7 @@ pub(crate) async fn monitor(
             .await
             .map(|_| StatusCode::NO_CONTENT.into_response())
             .map_err(Into::into),
-        _ => Err(GraphError::method_not_allowed()),
+        _ => Err(GraphError::method_not_allowed("GET, HEAD, DELETE")),
     };
     result.unwrap_or_else(|e| {
         if e.status == StatusCode::NOT_FOUND {

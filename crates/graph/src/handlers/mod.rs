@@ -76,7 +76,7 @@ async fn route(
     match addr.target {
         Target::Drive => match method {
             Method::GET | Method::HEAD => drive::get(req).await,
-            _ => Err(GraphError::method_not_allowed()),
+            _ => Err(GraphError::method_not_allowed("GET, HEAD")),
         },
         Target::Item { at, action } => match (action, method) {
             (Action::None, Method::GET | Method::HEAD) => items::get(req, at).await,
@@ -88,8 +88,18 @@ async fn route(
             (Action::Content, Method::PUT) => content::put(req, at, body).await,
             (Action::CreateUploadSession, Method::POST) => uploads::create(req, at, body).await,
             (Action::Copy, Method::POST) => copy::copy(req, at, body).await,
-            _ => Err(GraphError::method_not_allowed()),
+            (action, _) => Err(GraphError::method_not_allowed(allowed_methods(action))),
         },
+    }
+}
+
+/// The methods an item resource takes, for the `Allow` header of a 405.
+fn allowed_methods(action: Action) -> &'static str {
+    match action {
+        Action::None => "GET, HEAD, PATCH, DELETE",
+        Action::Children => "GET, HEAD, POST",
+        Action::Content => "GET, HEAD, PUT",
+        Action::CreateUploadSession | Action::Copy => "POST",
     }
 }
 

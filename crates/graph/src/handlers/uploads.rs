@@ -98,7 +98,7 @@ pub(crate) async fn session_url(
             .await
             .map(|_| StatusCode::NO_CONTENT.into_response())
             .map_err(Into::into),
-        _ => Err(GraphError::method_not_allowed()),
+        _ => Err(GraphError::method_not_allowed("GET, PUT, DELETE")),
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }

@@ -5,6 +5,7 @@ use graphdrive_drive::drives::DriveView;
 use graphdrive_drive::service::ItemView;
 use graphdrive_drive::uploads::SessionStatus;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// Characters a path segment in `parentReference.path` keeps encoded.
@@ -35,13 +36,40 @@ pub fn parse_time(s: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
-fn identity_set(id: &str, name: Option<&str>, kind: Option<&str>) -> Value {
-    let who = json!({ "id": id, "displayName": name.unwrap_or(id) });
+/// An identitySet: who, filed under what they are.
+#[derive(Serialize)]
+struct IdentitySet<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<Identity<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    application: Option<Identity<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<Identity<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Identity<'a> {
+    id: &'a str,
+    display_name: &'a str,
+}
+
+fn identity_set<'a>(id: &'a str, name: Option<&'a str>, kind: Option<&str>) -> IdentitySet<'a> {
+    let who = Some(Identity {
+        id,
+        display_name: name.unwrap_or(id),
+    });
+    let mut set = IdentitySet {
+        user: None,
+        application: None,
+        group: None,
+    };
     match kind {
-        Some("app") => json!({ "application": who }),
-        Some("group") => json!({ "group": who }),
-        _ => json!({ "user": who }),
+        Some("app") => set.application = who,
+        Some("group") => set.group = who,
+        _ => set.user = who,
     }
+    set
 }
 
 /// `/drive/root:` followed by the encoded path of the folder.
@@ -54,78 +82,139 @@ pub fn drive_path(names: &[String]) -> String {
     p
 }
 
+/// A driveItem, serialized straight from the item's record (a listing writes a thousand).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriveItem<'a> {
+    id: String,
+    name: &'a str,
+    e_tag: String,
+    c_tag: String,
+    size: i64,
+    created_date_time: String,
+    last_modified_date_time: String,
+    created_by: IdentitySet<'a>,
+    last_modified_by: IdentitySet<'a>,
+    web_url: String,
+    parent_reference: ParentReference<'a>,
+    file_system_info: FileSystemInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    folder: Option<FolderFacet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root: Option<Empty>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<FileFacet<'a>>,
+    #[serde(
+        rename = "@microsoft.graph.downloadUrl",
+        skip_serializing_if = "Option::is_none"
+    )]
+    download_url: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ParentReference<'a> {
+    drive_id: &'a str,
+    drive_type: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FileSystemInfo {
+    created_date_time: String,
+    last_modified_date_time: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FolderFacet {
+    child_count: i64,
+}
+
+#[derive(Serialize)]
+struct Empty {}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FileFacet<'a> {
+    mime_type: &'a str,
+    hashes: Hashes<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Hashes<'a> {
+    sha256_hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quick_xor_hash: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha1_hash: Option<&'a str>,
+}
+
 /// A driveItem. `download_url` is the pre-authenticated link of a file, when one is wanted.
-pub fn item(v: &ItemView, base_url: &str, download_url: Option<String>) -> Value {
+pub fn drive_item<'a>(
+    v: &'a ItemView,
+    base_url: &str,
+    download_url: Option<String>,
+) -> DriveItem<'a> {
     let r = &v.record;
     let id = v.id();
-    let mut m = Map::new();
-    m.insert("id".into(), json!(id));
-    m.insert(
-        "name".into(),
-        json!(if r.parent_id.is_none() {
-            "root"
-        } else {
-            r.name.as_str()
-        }),
-    );
-    m.insert("eTag".into(), json!(v.etag()));
-    m.insert("cTag".into(), json!(v.ctag()));
-    m.insert("size".into(), json!(r.size));
-    m.insert("createdDateTime".into(), json!(time(r.created_at)));
-    m.insert("lastModifiedDateTime".into(), json!(time(r.modified_at)));
-    m.insert(
-        "createdBy".into(),
-        identity_set(
+    let is_root = r.parent_id.is_none();
+    let (parent_id, parent_path) = match (r.parent_id, &v.parent_path) {
+        (Some(pid), Some(path)) => (
+            Some(graphdrive_drive::ids::item_id(pid)),
+            Some(drive_path(path)),
+        ),
+        _ => (None, None),
+    };
+    let file = (!r.is_folder()).then(|| FileFacet {
+        mime_type: r.mime_type.as_deref().unwrap_or("application/octet-stream"),
+        hashes: Hashes {
+            sha256_hash: r.blob_hash.as_deref().unwrap_or_default().to_uppercase(),
+            quick_xor_hash: r.quickxor.as_deref(),
+            sha1_hash: r.sha1.as_deref(),
+        },
+    });
+    DriveItem {
+        web_url: format!("{base_url}/v1.0/drives/{}/items/{id}", v.drive_id),
+        id,
+        name: if is_root { "root" } else { &r.name },
+        e_tag: v.etag(),
+        c_tag: v.ctag(),
+        size: r.size,
+        created_date_time: time(r.created_at),
+        last_modified_date_time: time(r.modified_at),
+        created_by: identity_set(
             &r.created_by,
             r.created_by_name.as_deref(),
             r.created_by_kind.as_deref(),
         ),
-    );
-    m.insert(
-        "lastModifiedBy".into(),
-        identity_set(
+        last_modified_by: identity_set(
             &r.modified_by,
             r.modified_by_name.as_deref(),
             r.modified_by_kind.as_deref(),
         ),
-    );
-    m.insert(
-        "webUrl".into(),
-        json!(format!("{base_url}/v1.0/drives/{}/items/{id}", v.drive_id)),
-    );
-    let mut parent = json!({ "driveId": v.drive_id, "driveType": v.drive_type });
-    if let (Some(pid), Some(path)) = (r.parent_id, &v.parent_path) {
-        parent["id"] = json!(graphdrive_drive::ids::item_id(pid));
-        parent["path"] = json!(drive_path(path));
+        parent_reference: ParentReference {
+            drive_id: &v.drive_id,
+            drive_type: &v.drive_type,
+            id: parent_id,
+            path: parent_path,
+        },
+        file_system_info: FileSystemInfo {
+            created_date_time: time(r.fs_created_at),
+            last_modified_date_time: time(r.fs_modified_at),
+        },
+        folder: r.is_folder().then_some(FolderFacet {
+            child_count: r.child_count,
+        }),
+        root: is_root.then_some(Empty {}),
+        download_url: if file.is_some() { download_url } else { None },
+        file,
     }
-    m.insert("parentReference".into(), parent);
-    m.insert(
-        "fileSystemInfo".into(),
-        json!({ "createdDateTime": time(r.fs_created_at), "lastModifiedDateTime": time(r.fs_modified_at) }),
-    );
-    if r.is_folder() {
-        m.insert("folder".into(), json!({ "childCount": r.child_count }));
-        if r.parent_id.is_none() {
-            m.insert("root".into(), json!({}));
-        }
-    } else {
-        let mut hashes =
-            json!({ "sha256Hash": r.blob_hash.as_deref().unwrap_or_default().to_uppercase() });
-        if let Some(q) = &r.quickxor {
-            hashes["quickXorHash"] = json!(q);
-        }
-        if let Some(s) = &r.sha1 {
-            hashes["sha1Hash"] = json!(s);
-        }
-        m.insert(
-            "file".into(),
-            json!({ "mimeType": r.mime_type.as_deref().unwrap_or("application/octet-stream"), "hashes": hashes }),
-        );
-        if let Some(url) = download_url {
-            m.insert("@microsoft.graph.downloadUrl".into(), json!(url));
-        }
-    }
-    Value::Object(m)
 }
 
 /// Keeps only the selected properties (`$select`); `id` always stays, as Graph does.

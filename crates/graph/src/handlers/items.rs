@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use graphdrive_drive::items::{FsTimes, ItemPatch, ParentTarget};
 use graphdrive_drive::names::ConflictBehavior;
 use graphdrive_drive::service::{ItemRef, ItemView};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{GraphRequest, json_response, not_modified, read_json};
@@ -148,12 +148,17 @@ pub(crate) fn conflict(
 }
 
 /// The JSON of an item, with its download link when it is a file.
-pub(crate) fn item_json(state: &AppState, v: &ItemView) -> Value {
+pub(crate) fn drive_item<'a>(state: &AppState, v: &'a ItemView) -> shapes::DriveItem<'a> {
     let link = state
         .service
         .download_link_of(v)
         .map(|token| format!("{}/dl/{token}", state.public_url));
-    shapes::item(v, &state.public_url, link)
+    shapes::drive_item(v, &state.public_url, link)
+}
+
+/// A driveItem as a JSON value, for responses that edit it further (`$select`, `$expand`).
+pub(crate) fn item_json(state: &AppState, v: &ItemView) -> Value {
+    serde_json::to_value(drive_item(state, v)).unwrap_or_default()
 }
 
 fn if_none_match_hits(req: &GraphRequest, v: &ItemView) -> bool {
@@ -217,16 +222,35 @@ pub(super) async fn list(req: GraphRequest, at: ItemRef) -> GraphResult<Response
     if if_none_match_hits(&req, &folder) {
         return Ok(not_modified());
     }
-    let value: Vec<Value> = page
-        .items
-        .iter()
-        .map(|v| shapes::select(item_json(&req.state, v), req.query.select.as_deref()))
-        .collect();
-    let mut body = json!({ "value": value });
-    if let Some(next) = page.next {
-        body["@odata.nextLink"] = json!(next_link(&req, &next));
-    }
-    Ok(json_response(StatusCode::OK, &body))
+    let next_link = page.next.as_deref().map(|token| next_link(&req, token));
+    let items = page.items.iter();
+    // Without `$select`, the items are written straight from their records.
+    Ok(match req.query.select.as_deref() {
+        None => json_response(
+            StatusCode::OK,
+            &Page {
+                value: items.map(|v| drive_item(&req.state, v)).collect(),
+                next_link,
+            },
+        ),
+        Some(fields) => json_response(
+            StatusCode::OK,
+            &Page {
+                value: items
+                    .map(|v| shapes::select(item_json(&req.state, v), Some(fields)))
+                    .collect(),
+                next_link,
+            },
+        ),
+    })
+}
+
+/// One page of a listing.
+#[derive(Serialize)]
+struct Page<T> {
+    value: Vec<T>,
+    #[serde(rename = "@odata.nextLink", skip_serializing_if = "Option::is_none")]
+    next_link: Option<String>,
 }
 
 /// The URL of the next page: this request's, with the new `$skiptoken`.

@@ -10,10 +10,10 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use graphdrive_drive::Caller;
 use graphdrive_drive::drives::DriveSelector;
+use graphdrive_drive::{Caller, DriveError};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::SharedState;
 use crate::address::{self, Action, Target};
@@ -124,13 +124,11 @@ pub(crate) async fn read_json<T: DeserializeOwned + Default>(body: Body) -> Grap
         .map_err(|e| GraphError::invalid_request(format!("Invalid request body: {e}.")))
 }
 
-pub(crate) fn json_response(status: StatusCode, value: &Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        value.to_string(),
-    )
-        .into_response()
+pub(crate) fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => (status, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => GraphError::from(DriveError::Internal(e.to_string())).into_response(),
+    }
 }
 
 pub(crate) fn not_modified() -> Response {

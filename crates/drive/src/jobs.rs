@@ -415,6 +415,9 @@ impl DriveService {
                 }
             }
         }
+        if tx.copy_needs_file_recount(&job.id).await? {
+            tx.recount_files_below(placeholder).await?;
+        }
         let totals = tx.folder_contents_totals(placeholder).await?;
         let dest_drive = tx
             .drive(&job.dest_drive)

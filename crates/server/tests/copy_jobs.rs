@@ -14,6 +14,7 @@ on_both_backends!(
     cancel_removes_everything_the_copy_made,
     failure_half_way_leaves_nothing_behind,
     kill_during_copy_then_restart_completes,
+    copy_across_the_file_count_upgrade_recounts,
 );
 
 /// Starts a copy and returns its monitor URL.
@@ -394,6 +395,46 @@ async fn kill_during_copy_then_restart_completes(backend: Backend) {
         file_count(&api).await,
         files + copied_files,
         "each file copied exactly once"
+    );
+    server.assert_store_consistent().await;
+}
+
+/// A copy running when the upgrade that added file counts (migration 0004) ran: the counts it
+/// carries are not those of its source as it sees it, and it recounts before publishing.
+async fn copy_across_the_file_count_upgrade_recounts(backend: Backend) {
+    let (mut server, api, dest) = slow_copy_setup(backend).await;
+    let monitor = start_copy(
+        &api,
+        "/me/drive/root:/src:",
+        json!({ "parentReference": { "id": dest["id"] } }),
+    )
+    .await;
+    wait_until_running(&monitor).await;
+    // A file arriving in the source: the copy leaves it out and keeps the folders above it as
+    // they were.
+    api.upload("src/leaf-5/late.txt", b"late".to_vec()).await;
+    let files = file_count(&api).await;
+    wait_until_past(&monitor, 50.0).await;
+    server.kill();
+    // What the migration leaves for such a copy: the counts of its folders, built and kept, wrong.
+    server
+        .run_sql(&[
+            "WITH RECURSIVE sub(id) AS (SELECT placeholder_id FROM copy_jobs \
+             WHERE status = 'inProgress' AND placeholder_id IS NOT NULL \
+             UNION ALL SELECT i.id FROM items i JOIN sub ON i.parent_id = sub.id) \
+             UPDATE items SET descendant_files = 0 WHERE is_folder = 1 AND id IN (SELECT id FROM sub)",
+            "UPDATE copy_preserved SET descendant_files = 0",
+            "UPDATE copy_jobs SET recount_files = 1 WHERE status = 'inProgress'",
+        ])
+        .await;
+    server.restart();
+    let s = wait(&monitor).await;
+    assert_eq!(s["status"], "completed", "{s}");
+    let copied_files = 6 * 30;
+    assert_eq!(
+        file_count(&api).await,
+        files + copied_files,
+        "the copy's files are counted once each"
     );
     server.assert_store_consistent().await;
 }

@@ -168,12 +168,37 @@ impl TestServer {
 
     /// Kills the server with SIGKILL and starts it again on the same port and data.
     pub fn kill_and_restart(&mut self) {
+        self.kill();
+        self.restart();
+    }
+
+    /// Kills the server with SIGKILL; [`TestServer::restart`] starts it again.
+    pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Starts the server again on the same port and data.
+    pub fn restart(&mut self) {
         let listen = self.url.trim_start_matches("http://").to_string();
         self.launch(&listen);
+    }
+
+    /// Runs statements straight on the metadata database (with the server stopped), to set up a
+    /// state no request makes, such as what an upgrade leaves behind.
+    pub async fn run_sql(&self, statements: &[&str]) {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.metadata)
+            .await
+            .expect("open the metadata database");
+        for s in statements {
+            sqlx::query(sqlx::AssertSqlSafe(s.to_string()))
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{s}: {e}"));
+        }
     }
 
     /// Runs a `graphdrive` command against this server's storage.

@@ -13,7 +13,13 @@ UPDATE items SET descendant_files = c.n
 FROM (SELECT folder, COUNT(*) AS n FROM up GROUP BY folder) c
 WHERE items.id = c.folder;
 
--- A running copy's kept versions of folders take their current count.
+-- A running copy's kept versions of folders take their current count (see below).
 UPDATE copy_preserved SET descendant_files = COALESCE(
     (SELECT i.descendant_files FROM items i WHERE i.id = copy_preserved.id), 0)
 WHERE is_folder = 1;
+
+-- For a copy running across this upgrade, the counts above are not those of its source as it
+-- sees it (folders it built, and the kept versions it reads): it recounts what it built before
+-- publishing it.
+ALTER TABLE copy_jobs ADD COLUMN recount_files BIGINT NOT NULL DEFAULT 0;
+UPDATE copy_jobs SET recount_files = 1 WHERE status IN ('notStarted', 'inProgress');

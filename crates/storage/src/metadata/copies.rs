@@ -711,6 +711,43 @@ impl Tx {
         })
     }
 
+    /// True for a job that ran across the upgrade that introduced file counts (migration 0004):
+    /// what it built must be recounted ([`Tx::recount_files_below`]) before it is published.
+    pub async fn copy_needs_file_recount(&mut self, job_id: &str) -> Result<bool> {
+        let (flag,): (i64,) = sqlx::query_as("SELECT recount_files FROM copy_jobs WHERE id = $1")
+            .bind(job_id)
+            .fetch_one(self.conn())
+            .await?;
+        Ok(flag != 0)
+    }
+
+    /// Sets the file count of `top` and of every folder below it from the rows themselves: one
+    /// pass over the subtree (the folders above are the caller's concern).
+    pub async fn recount_files_below(&mut self, top: i64) -> Result<()> {
+        sqlx::query(
+            "WITH RECURSIVE sub(id) AS (SELECT CAST($1 AS BIGINT) \
+             UNION ALL SELECT i.id FROM items i JOIN sub ON i.parent_id = sub.id) \
+             UPDATE items SET descendant_files = 0 WHERE id IN (SELECT id FROM sub) AND is_folder = 1",
+        )
+        .bind(top)
+        .execute(self.conn())
+        .await?;
+        sqlx::query(
+            "WITH RECURSIVE sub(id) AS (SELECT CAST($1 AS BIGINT) \
+             UNION ALL SELECT i.id FROM items i JOIN sub ON i.parent_id = sub.id), \
+             up(folder) AS (SELECT i.parent_id FROM items i JOIN sub ON i.id = sub.id \
+             WHERE i.is_folder = 0 \
+             UNION ALL SELECT i.parent_id FROM up JOIN items i ON i.id = up.folder \
+             WHERE i.id <> $1 AND i.parent_id IS NOT NULL) \
+             UPDATE items SET descendant_files = c.n \
+             FROM (SELECT folder, COUNT(*) AS n FROM up GROUP BY folder) c WHERE items.id = c.folder",
+        )
+        .bind(top)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     /// Moves every child of `from` into `to` (totals are the caller's concern); returns their ids.
     pub async fn adopt_children(&mut self, from: i64, to: i64) -> Result<Vec<i64>> {
         let scopes: Vec<Scope> = self

@@ -287,6 +287,16 @@ async fn slow_copy_setup(backend: Backend) -> (TestServer, Api, Value) {
     (server, api, dest)
 }
 
+/// Starts the copy of `src` into `dest` that the slow-copy tests act on; returns its monitor.
+async fn copy_src_into(api: &Api, dest: &Value) -> String {
+    start_copy(
+        api,
+        "/me/drive/root:/src:",
+        json!({ "parentReference": { "id": dest["id"] } }),
+    )
+    .await
+}
+
 async fn cancel_removes_everything_the_copy_made(backend: Backend) {
     let (server, api, dest) = slow_copy_setup(backend).await;
     let (files, used) = (
@@ -294,12 +304,7 @@ async fn cancel_removes_everything_the_copy_made(backend: Backend) {
         api.get("/me/drive").await.json()["quota"]["used"].clone(),
     );
 
-    let monitor = start_copy(
-        &api,
-        "/me/drive/root:/src:",
-        json!({ "parentReference": { "id": dest["id"] } }),
-    )
-    .await;
+    let monitor = copy_src_into(&api, &dest).await;
     // Half-way, the copy's files are in the store but not yet in the drive.
     wait_until_past(&monitor, 50.0).await;
     assert_eq!(
@@ -337,12 +342,7 @@ async fn failure_half_way_leaves_nothing_behind(backend: Backend) {
     let (server, api, dest) = slow_copy_setup(backend).await;
     let files = file_count(&api).await;
 
-    let monitor = start_copy(
-        &api,
-        "/me/drive/root:/src:",
-        json!({ "parentReference": { "id": dest["id"] } }),
-    )
-    .await;
+    let monitor = copy_src_into(&api, &dest).await;
     wait_until_running(&monitor).await;
     // The destination disappears while the copy runs: the copy cannot be published.
     api.delete(&format!("/me/drive/items/{}", dest["id"].as_str().unwrap()))
@@ -403,12 +403,7 @@ async fn kill_during_copy_then_restart_completes(backend: Backend) {
 /// carries are not those of its source as it sees it, and it recounts before publishing.
 async fn copy_across_the_file_count_upgrade_recounts(backend: Backend) {
     let (mut server, api, dest) = slow_copy_setup(backend).await;
-    let monitor = start_copy(
-        &api,
-        "/me/drive/root:/src:",
-        json!({ "parentReference": { "id": dest["id"] } }),
-    )
-    .await;
+    let monitor = copy_src_into(&api, &dest).await;
     wait_until_running(&monitor).await;
     // A file arriving in the source: the copy leaves it out and keeps the folders above it as
     // they were.

@@ -124,6 +124,7 @@ impl DriveService {
             created_at: now,
             updated_at: now,
             finished_at: None,
+            recount_files: 0,
         };
         let inserted = match tx.insert_copy_job(&job).await {
             Ok(()) => tx.commit().await,

@@ -415,7 +415,7 @@ impl DriveService {
                 }
             }
         }
-        if tx.copy_needs_file_recount(&job.id).await? {
+        if job.recount_files != 0 {
             tx.recount_files_below(placeholder).await?;
         }
         let totals = tx.folder_contents_totals(placeholder).await?;

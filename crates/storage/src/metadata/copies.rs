@@ -52,6 +52,10 @@ pub struct CopyJobRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub finished_at: Option<i64>,
+    /// Set (by migration 0004) for a job that ran across the upgrade that introduced file
+    /// counts: what it built is recounted ([`Tx::recount_files_below`]) before it is published.
+    /// A new job never needs it, and it is not written back.
+    pub recount_files: i64,
 }
 
 impl CopyJobRecord {
@@ -709,16 +713,6 @@ impl Tx {
             files,
             children,
         })
-    }
-
-    /// True for a job that ran across the upgrade that introduced file counts (migration 0004):
-    /// what it built must be recounted ([`Tx::recount_files_below`]) before it is published.
-    pub async fn copy_needs_file_recount(&mut self, job_id: &str) -> Result<bool> {
-        let (flag,): (i64,) = sqlx::query_as("SELECT recount_files FROM copy_jobs WHERE id = $1")
-            .bind(job_id)
-            .fetch_one(self.conn())
-            .await?;
-        Ok(flag != 0)
     }
 
     /// Sets the file count of `top` and of every folder below it from the rows themselves: one

@@ -2,7 +2,7 @@
 //! pre-authenticated URL, assembled into one blob when the last byte arrives.
 
 use bytes::Bytes;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use graphdrive_storage::StorageError;
 use graphdrive_storage::metadata::UploadSessionRecord;
 
@@ -76,7 +76,9 @@ impl DriveService {
         let existing = resolve_opt(&mut tx, &drive, at).await?;
         let conflict = match (&existing, at.path.is_empty()) {
             (_, true) => ConflictBehavior::Replace,
-            _ => req.conflict.unwrap_or(ConflictBehavior::Fail),
+            // As `PUT …/content`, and as Graph: an existing file is replaced (keeping its id)
+            // unless the request asks otherwise. Sync clients update files this way.
+            _ => req.conflict.unwrap_or(ConflictBehavior::Replace),
         };
         if let Some(existing) = &existing {
             if existing.is_folder() {
@@ -118,7 +120,16 @@ impl DriveService {
     }
 
     pub async fn upload_session_status(&self, id: &str) -> Result<SessionStatus> {
-        Ok(status_of(&self.live_session(id).await?))
+        let session = self.live_session(id).await?;
+        let mut status = status_of(&session);
+        if all_received(&session) {
+            // Its completion failed or was cut short: the last fragment is what it wants again.
+            let mut tx = self.store().read().await?;
+            if let Some(start) = tx.last_upload_part_start(id).await? {
+                status.next_expected = start;
+            }
+        }
+        Ok(status)
     }
 
     pub async fn cancel_upload_session(&self, id: &str) -> Result<()> {
@@ -151,6 +162,9 @@ impl DriveService {
         E: std::fmt::Display,
     {
         let session = self.live_session(id).await?;
+        if all_received(&session) {
+            return self.resend_last_fragment(session, range, body).await;
+        }
         check_fragment(
             &session,
             range,
@@ -192,6 +206,47 @@ impl DriveService {
             s.received = range.end as i64 + 1;
             return Ok(FragmentOutcome::Accepted(status_of(&s)));
         }
+        fail::fail_point!("upload-before-complete");
+        self.complete_session(session).await
+    }
+
+    /// A fragment for a session that holds every byte already but was not completed: its
+    /// completion failed (a name taken meanwhile, the quota) or the server stopped during it.
+    /// The client sends the last fragment again; its bytes are read (and must be as many as
+    /// before) and the upload completes from the fragments already stored.
+    async fn resend_last_fragment<S, E>(
+        &self,
+        session: UploadSessionRecord,
+        range: FragmentRange,
+        mut body: S,
+    ) -> Result<FragmentOutcome>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let last_start = {
+            let mut tx = self.store().read().await?;
+            tx.last_upload_part_start(&session.id).await?
+        }
+        .ok_or_else(session_not_found)?;
+        if range.start as i64 != last_start
+            || range.end as i64 + 1 != session.file_size
+            || range.total as i64 != session.file_size
+        {
+            return Err(overlap(range.start, last_start));
+        }
+        let mut len = 0u64;
+        while let Some(chunk) = body.next().await {
+            len += chunk
+                .map_err(|e| DriveError::BodyAborted(e.to_string()))?
+                .len() as u64;
+        }
+        if len != range.end - range.start + 1 {
+            return Err(DriveError::InvalidRequest(format!(
+                "The fragment holds {len} bytes but its Content-Range announces {}.",
+                range.end - range.start + 1
+            )));
+        }
         self.complete_session(session).await
     }
 
@@ -200,15 +255,28 @@ impl DriveService {
             let mut tx = self.store().read().await?;
             tx.upload_parts(&session.id).await?
         };
-        let staged = self
+        let staged = match self
             .blobs()
             .stage_parts(parts, self.config().max_file_size)
-            .await?;
+            .await
+        {
+            Ok(staged) => staged,
+            // A completion that raced this one may have ended the session and its fragments.
+            Err(_) if self.live_session(&session.id).await.is_err() => {
+                return Err(session_not_found());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let written = async {
             let now = now_millis();
             let mut tx = self.store().write().await?;
             let drive = self.session_drive(&mut tx, &session).await?;
             tx.lock_drive(&drive.record.id).await?;
+            // The session ends in the transaction that writes its file: of two completions
+            // racing (a client resending the last fragment meanwhile), one writes the file.
+            if !tx.delete_upload_session(&session.id).await? {
+                return Err(session_not_found());
+            }
             let parent = tx
                 .item(session.parent_id)
                 .await?
@@ -236,37 +304,18 @@ impl DriveService {
             )
             .await?;
             self.blobs().place(&staged).await?;
-            tx.delete_upload_session(&session.id).await?;
             let item = tx.item(id).await?.ok_or_else(not_found)?;
             let v = view(&mut tx, &drive, item).await?;
             tx.commit().await?;
             Ok(FragmentOutcome::Completed(Box::new(v), created))
         }
         .await;
-        match &written {
-            Ok(_) => {
-                let _ = self.blobs().remove_parts(&session.id).await;
-            }
-            Err(_) => self.reopen_last_fragment(&session.id).await,
+        // On failure the session keeps every fragment: the client sends the last one again
+        // (`nextExpectedRanges` names it) and completion is tried anew.
+        if written.is_ok() {
+            let _ = self.blobs().remove_parts(&session.id).await;
         }
         self.settle_staged(staged, written).await
-    }
-
-    /// After a completion failed (a name taken meanwhile, the quota), lets the client send the
-    /// last fragment again instead of losing the whole upload.
-    async fn reopen_last_fragment(&self, session: &str) {
-        let reopened = async {
-            let mut tx = self.store().write().await?;
-            let object = tx.reopen_last_upload_part(session).await?;
-            tx.commit().await?;
-            if let Some(object) = object {
-                self.blobs().remove_part(&object).await?;
-            }
-            Ok::<_, DriveError>(())
-        };
-        if let Err(e) = reopened.await {
-            tracing::warn!(session, error = %e, "could not reopen an upload session");
-        }
     }
 
     async fn session_drive(
@@ -281,6 +330,12 @@ impl DriveService {
             .ok_or_else(not_found)?;
         Ok(Drive { record, owner })
     }
+}
+
+/// True when every byte of the file arrived (the session lives on only if its completion did
+/// not happen).
+fn all_received(s: &UploadSessionRecord) -> bool {
+    s.file_size > 0 && s.received == s.file_size
 }
 
 fn status_of(s: &UploadSessionRecord) -> SessionStatus {

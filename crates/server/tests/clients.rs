@@ -4,84 +4,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use base64::Engine;
+use common::rclone::{Rclone, tool};
 use common::{Backend, TestServer, hashes};
 use serde_json::Value;
 
 on_both_backends!(rclone_end_to_end, python_sdk_end_to_end);
-
-fn tool(env: &str, venv_bin: &str) -> PathBuf {
-    if let Ok(p) = std::env::var(env) {
-        return PathBuf::from(p);
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../.venv/bin")
-        .join(venv_bin);
-    assert!(
-        p.exists(),
-        "{} not found: run scripts/test (or set {env})",
-        p.display()
-    );
-    p
-}
-
-struct Rclone {
-    bin: PathBuf,
-    envs: Vec<(String, String)>,
-}
-
-impl Rclone {
-    fn new(server: &TestServer, token: &str, drive_id: &str, config_dir: &Path) -> Self {
-        let token_json = format!(
-            r#"{{"access_token":"{token}","token_type":"Bearer","refresh_token":"x","expiry":"2099-01-01T00:00:00Z"}}"#
-        );
-        let envs = [
-            (
-                "RCLONE_CONFIG",
-                config_dir.join("rclone.conf").to_string_lossy().to_string(),
-            ),
-            ("RCLONE_CONFIG_GD_TYPE", "onedrive".into()),
-            ("RCLONE_CONFIG_GD_DRIVE_TYPE", "business".into()),
-            ("RCLONE_CONFIG_GD_DRIVE_ID", drive_id.into()),
-            (
-                "RCLONE_CONFIG_GD_TENANT_URL",
-                format!("{}/_api", server.url),
-            ),
-            ("RCLONE_CONFIG_GD_TOKEN", token_json),
-        ];
-        Self {
-            bin: tool("GRAPHDRIVE_RCLONE", "rclone"),
-            envs: envs.map(|(k, v)| (k.to_string(), v)).to_vec(),
-        }
-    }
-
-    /// Runs rclone; panics with its output unless it succeeds. Returns stdout.
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new(&self.bin)
-            .args([
-                "--retries",
-                "1",
-                "--low-level-retries",
-                "1",
-                "--onedrive-chunk-size",
-                "320k",
-            ])
-            .args(args)
-            .envs(self.envs.iter().map(|(k, v)| (k, v)))
-            .output()
-            .expect("run rclone");
-        assert!(
-            out.status.success(),
-            "rclone {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
 
 /// A local tree with a file large enough for a multi-fragment upload session, an empty file,
 /// and names with spaces and non-ASCII letters.

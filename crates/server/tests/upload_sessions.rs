@@ -544,25 +544,36 @@ async fn session_conflicts(backend: Backend) {
     let existing = alice.upload("c/existing.txt", original.clone()).await;
     let existing_id = text(&existing, "id");
 
-    // The default is fail, at creation.
-    for body in [
-        json!({}),
-        json!({ "item": {} }),
-        json!({ "item": { "@microsoft.graph.conflictBehavior": "fail" } }),
-    ] {
+    // fail, when asked for, refuses at creation; names match without regard to case.
+    for path in ["c/existing.txt", "c/EXISTING.TXT"] {
         alice
-            .post("/me/drive/root:/c/existing.txt:/createUploadSession", &body)
+            .post(
+                &format!("/me/drive/root:/{path}:/createUploadSession"),
+                &json!({ "item": { "@microsoft.graph.conflictBehavior": "fail" } }),
+            )
+            .await
+            .expect_error(409, "nameAlreadyExists");
+        alice
+            .post(
+                &format!(
+                    "/me/drive/root:/{path}:/createUploadSession?@microsoft.graph.conflictBehavior=fail"
+                ),
+                &json!({}),
+            )
             .await
             .expect_error(409, "nameAlreadyExists");
     }
-    // Names match without regard to case.
-    alice
-        .post(
-            "/me/drive/root:/c/EXISTING.TXT:/createUploadSession",
-            &json!({}),
-        )
-        .await
-        .expect_error(409, "nameAlreadyExists");
+
+    // No conflict behaviour (what rclone sends): the file is replaced, keeping its id, as
+    // `PUT …/content` does.
+    for (n, body) in [json!({}), json!({ "item": {} })].iter().enumerate() {
+        let bytes = pattern(FRAGMENT + 10 * n, 40 + n as u32);
+        let session = create_session(&alice, "/me/drive/root:/c/existing.txt:", body).await;
+        let url = upload_url(&session, &server);
+        let item = send_from(&anon, &url, &bytes, 0).await.expect(200).json();
+        assert_eq!(item["id"], existing_id.as_str(), "{item}");
+        assert_content(&item, &bytes);
+    }
 
     // replace: 200, the same item, the new content.
     let replacement = pattern(FRAGMENT + 77, 5);
@@ -718,7 +729,12 @@ async fn failed_completion_can_be_retried(backend: Backend) {
     let api = server.new_user("alice");
     let anon = server.anonymous();
     let bytes = pattern(3 * FRAGMENT + 1000, 9);
-    let session = create_session(&api, "/me/drive/root:/race/file.bin:", &json!({})).await;
+    let session = create_session(
+        &api,
+        "/me/drive/root:/race/file.bin:",
+        &json!({ "item": { "@microsoft.graph.conflictBehavior": "fail" } }),
+    )
+    .await;
     let url = upload_url(&session, &server);
     put_fragment(&anon, &url, &bytes, 0, FRAGMENT)
         .await

@@ -66,29 +66,15 @@ impl Tx {
         Ok(true)
     }
 
-    /// Takes back a session's last accepted fragment, so the client can send it again (after
-    /// the session's completion failed); returns its stored object.
-    pub async fn reopen_last_upload_part(&mut self, id: &str) -> Result<Option<String>> {
-        let last: Option<(i64, String)> = sqlx::query_as(
-            "SELECT start, object FROM upload_parts WHERE session_id = $1 ORDER BY start DESC LIMIT 1",
+    /// Where a session's last accepted fragment starts (`None` before the first).
+    pub async fn last_upload_part_start(&mut self, id: &str) -> Result<Option<i64>> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT start FROM upload_parts WHERE session_id = $1 ORDER BY start DESC LIMIT 1",
         )
         .bind(id)
         .fetch_optional(self.conn())
         .await?;
-        let Some((start, object)) = last else {
-            return Ok(None);
-        };
-        sqlx::query("DELETE FROM upload_parts WHERE session_id = $1 AND start = $2")
-            .bind(id)
-            .bind(start)
-            .execute(self.conn())
-            .await?;
-        sqlx::query("UPDATE upload_sessions SET received = $2 WHERE id = $1")
-            .bind(id)
-            .bind(start)
-            .execute(self.conn())
-            .await?;
-        Ok(Some(object))
+        Ok(row.map(|r| r.0))
     }
 
     /// The stored objects of a session's accepted fragments, in file order.

@@ -16,7 +16,7 @@ use crate::service::{
 /// A page of a folder's children.
 pub struct ChildPage {
     pub items: Vec<ItemView>,
-    /// Cursor for the next page (the last item's id), when there may be more.
+    /// Cursor for the next page (the last item's sort key, opaque), when there may be more.
     pub next: Option<String>,
 }
 
@@ -190,17 +190,7 @@ pub(crate) async fn children_page(
     limit: i64,
 ) -> Result<ChildPage> {
     require_folder(folder)?;
-    let cursor = match after {
-        None => None,
-        Some(token) => {
-            let id = ids::parse_item_id(token).ok_or_else(bad_cursor)?;
-            Some(
-                tx.child_name_key(folder.id, id)
-                    .await?
-                    .ok_or_else(bad_cursor)?,
-            )
-        }
-    };
+    let cursor = after.map(|t| decode_cursor(order, t)).transpose()?;
     let rows = tx
         .children(folder.id, order, cursor.as_deref(), limit + 1)
         .await?;
@@ -216,15 +206,46 @@ pub(crate) async fn children_page(
         .map(|r| view_with_parent_path(drive, r, Some(path.clone())))
         .collect();
     let next = if more {
-        items.last().map(|v| v.id())
+        items
+            .last()
+            .map(|v| encode_cursor(order, &names::key(&v.record.name)))
     } else {
         None
     };
     Ok(ChildPage { items, next })
 }
 
-fn bad_cursor() -> DriveError {
-    DriveError::InvalidRequest("The $skiptoken is not valid for this listing.".into())
+/// A listing's cursor is the sort key of the last child it returned, not that child: the next
+/// page starts after the key whether that child was meanwhile deleted, renamed or moved away, so
+/// no child that stays put is skipped or returned twice. It names its order (`a.` or `d.`),
+/// so a cursor of one order is refused by a listing in the other.
+fn encode_cursor(order: ChildOrder, name_key: &str) -> String {
+    use base64::Engine;
+    let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(name_key);
+    format!("{}{key}", cursor_prefix(order))
+}
+
+fn decode_cursor(order: ChildOrder, token: &str) -> Result<String> {
+    use base64::Engine;
+    token
+        .strip_prefix(cursor_prefix(order))
+        .and_then(|k| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(k)
+                .ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok())
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            DriveError::InvalidRequest("The $skiptoken is not valid for this listing.".into())
+        })
+}
+
+fn cursor_prefix(order: ChildOrder) -> &'static str {
+    match order {
+        ChildOrder::NameAsc => "a.",
+        ChildOrder::NameDesc => "d.",
+    }
 }
 
 pub(crate) fn require_folder(item: &ItemRecord) -> Result<()> {
@@ -255,6 +276,32 @@ pub(crate) fn name_taken(name: &str) -> DriveError {
 pub(crate) async fn check_path_length(tx: &mut Tx, parent: i64, name: &str) -> Result<()> {
     let path = folder_path(tx, parent).await?;
     names::validate_path_length(path.iter().map(String::as_str).chain([name]))
+}
+
+/// The length a path counts for: each name of `folder`'s path from the root, and a separator
+/// before each (0 for the root).
+pub(crate) async fn path_chars(tx: &mut Tx, folder: i64) -> Result<usize> {
+    let path = folder_path(tx, folder).await?;
+    Ok(path.iter().map(|n| n.chars().count() + 1).sum())
+}
+
+/// Fails when a folder whose path grows from `old_chars` to `new_chars` has something below it
+/// whose path would then pass the limit. Only a growing path is checked: everything below fit
+/// before, and it walks the folder's subtree.
+pub(crate) async fn check_subtree_fits(
+    tx: &mut Tx,
+    item: &ItemRecord,
+    old_chars: usize,
+    new_chars: usize,
+) -> Result<()> {
+    if !item.is_folder() || new_chars <= old_chars {
+        return Ok(());
+    }
+    let budget = names::MAX_PATH_CHARS.saturating_sub(new_chars) as i64;
+    if tx.path_longer_below(item.id, budget).await? {
+        return Err(names::path_too_long());
+    }
+    Ok(())
 }
 
 /// Settles the name of a new item under `parent`. Returns the name to use and, for `replace`
@@ -374,6 +421,9 @@ async fn move_item(
         return Err(name_taken(name));
     }
     check_path_length(tx, new_parent.id, name).await?;
+    let old_chars = path_chars(tx, old_parent).await? + item.name.chars().count() + 1;
+    let new_chars = path_chars(tx, new_parent.id).await? + name.chars().count() + 1;
+    check_subtree_fits(tx, item, old_chars, new_chars).await?;
     tx.relocate_item(item.id, new_parent.id, name, &key, author, now)
         .await?;
     if new_parent.id != old_parent {

@@ -256,9 +256,12 @@ pub(crate) async fn write_file(
     now: i64,
 ) -> Result<(i64, bool)> {
     require_folder(&target.parent)?;
-    check_path_length(tx, target.parent.id, &target.name).await?;
     let (name, existing) =
         settle_name(tx, target.parent.id, &target.name, false, target.conflict).await?;
+    // New content for an existing file makes no new path: only a new file's path is checked.
+    if existing.is_none() {
+        check_path_length(tx, target.parent.id, &name).await?;
+    }
     let size = blob.size as i64;
     let freed = existing.as_ref().map_or(0, |e| e.size);
     check_quota(tx, drive, size - freed).await?;

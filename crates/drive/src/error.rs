@@ -31,6 +31,13 @@ pub enum DriveError {
     },
     #[error("Insufficient space available.")]
     QuotaExceeded,
+    /// The server's own storage is full (not the drive's quota).
+    #[error("The server has no space left to store this; try again after space was freed.")]
+    InsufficientStorage,
+    /// The request body broke off before its end: the client went away, stalled, or sent less
+    /// than it announced.
+    #[error("The request body ended before all its bytes arrived.")]
+    BodyAborted(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -39,6 +46,8 @@ impl From<StorageError> for DriveError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::TooLarge(limit) => DriveError::TooLarge(limit),
+            StorageError::BodyAborted(why) => DriveError::BodyAborted(why),
+            e if e.is_storage_full() => DriveError::InsufficientStorage,
             e if e.is_unique_violation() => {
                 DriveError::NameConflict("The specified item name already exists.".into())
             }

@@ -3,14 +3,18 @@
 //! requests keep being served and a job resumes where it stopped after a crash.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use futures::FutureExt;
 
 use graphdrive_storage::Tx;
 use graphdrive_storage::metadata::ContentTotals;
 use graphdrive_storage::metadata::copies::{self, CopyJobRecord, CopyWriter, LevelSlice};
 
 use crate::error::{DriveError, Result};
+use crate::items::path_chars;
 use crate::names;
 use crate::service::{DriveService, now_millis};
 
@@ -25,15 +29,35 @@ const PLAN_WINDOW: i64 = 1024;
 /// The runner's state inside the service.
 pub(crate) struct CopyRunner {
     wake: tokio::sync::Notify,
-    running: Mutex<HashSet<String>>,
+    running: Arc<Mutex<HashSet<String>>>,
 }
 
 impl CopyRunner {
     pub fn new() -> Self {
         Self {
             wake: tokio::sync::Notify::new(),
-            running: Mutex::new(HashSet::new()),
+            running: Arc::default(),
         }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A job this node runs. However its task ends (done, failed, or a panic), dropping this gives
+/// the job back, so that the runner can take it up again.
+struct RunningJob {
+    id: String,
+    running: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Drop for RunningJob {
+    fn drop(&mut self) {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
     }
 }
 
@@ -75,7 +99,7 @@ impl DriveService {
         };
         for id in candidates {
             {
-                let running = self.inner.runner.running.lock().unwrap();
+                let running = self.inner.runner.running();
                 if running.len() >= limit || running.contains(&id) {
                     continue;
                 }
@@ -90,19 +114,28 @@ impl DriveService {
                 )
                 .await?;
             tx.commit().await?;
-            if claimed && self.inner.runner.running.lock().unwrap().insert(id.clone()) {
+            if claimed && self.inner.runner.running().insert(id.clone()) {
                 let service = self.clone();
-                tokio::spawn(async move { service.run_job(id).await });
+                let held = RunningJob {
+                    id,
+                    running: self.inner.runner.running.clone(),
+                };
+                tokio::spawn(async move {
+                    service.run_job(&held.id).await;
+                    drop(held);
+                    service.wake_copy_runner();
+                });
             }
         }
         Ok(())
     }
 
-    async fn run_job(&self, id: String) {
+    async fn run_job(&self, id: &str) {
+        fail::fail_point!("copy-job");
         let mut failures = 0;
         // The drives a batch reads and writes, in one order for every runner.
         let drives = match self.store().read().await {
-            Ok(mut tx) => tx.copy_job(&id).await.ok().flatten().map(|j| {
+            Ok(mut tx) => tx.copy_job(id).await.ok().flatten().map(|j| {
                 let mut d = vec![j.source_drive, j.dest_drive];
                 d.sort();
                 d.dedup();
@@ -112,7 +145,12 @@ impl DriveService {
         };
         loop {
             let step = match &drives {
-                Some(drives) => self.copy_step(&id, drives).await,
+                // A panic in a batch counts as a failed attempt: its transaction was dropped
+                // (rolled back), and the job is retried or failed like any other.
+                Some(drives) => AssertUnwindSafe(self.copy_step(id, drives))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| Err(DriveError::Internal("a copy batch panicked".into()))),
                 None => Ok(Step::Done),
             };
             match step {
@@ -131,7 +169,7 @@ impl DriveService {
                     tracing::warn!(job = %id, error = %e, attempt = failures, "copy batch failed");
                     if failures >= BATCH_ATTEMPTS {
                         let failure = ("generalException", "General exception while processing.");
-                        if let Err(e) = self.fail_job(&id, failure.0, failure.1, None).await {
+                        if let Err(e) = self.fail_job(id, failure.0, failure.1, None).await {
                             tracing::error!(job = %id, error = %e, "could not clean up a failed copy");
                         }
                         break;
@@ -140,10 +178,8 @@ impl DriveService {
                 }
             }
         }
-        self.inner.runner.running.lock().unwrap().remove(&id);
-        self.forget_job_state(&id).await;
+        self.forget_job_state(id).await;
         self.refresh_item_statistics().await;
-        self.wake_copy_runner();
     }
 
     /// After a copy added many rows, lets PostgreSQL's planner know (walks of the tree otherwise
@@ -182,6 +218,7 @@ impl DriveService {
 
     /// One batch of a job, in one transaction.
     async fn copy_step(&self, id: &str, drives: &[String]) -> Result<Step> {
+        fail::fail_point!("copy-batch");
         let mut tx = self.store().write().await?;
         // No writer of the source or the destination runs during a batch: its statements read
         // the same source rows, and its folder updates never cross another writer's.
@@ -365,6 +402,7 @@ impl DriveService {
             }
         };
         let conflict = names::ConflictBehavior::parse(&job.conflict)?;
+        let mut renamed = false;
         for clash in tx.staged_clashes(placeholder, dest.id).await? {
             let target = Some(crate::ids::item_id(clash.existing_id));
             match conflict {
@@ -396,6 +434,7 @@ impl DriveService {
                     tx.delete_subtree(clash.existing_id, now).await?;
                 }
                 names::ConflictBehavior::Rename => {
+                    renamed = true;
                     let free = free_name(
                         tx,
                         &clash.name,
@@ -417,6 +456,16 @@ impl DriveService {
         }
         if job.recount_files != 0 {
             tx.recount_files_below(placeholder).await?;
+        }
+        if !copy_fits(tx, job, dest.id, renamed).await? {
+            return Ok(Err((
+                "invalidRequest",
+                format!(
+                    "The copy would make paths longer than {} characters.",
+                    names::MAX_PATH_CHARS
+                ),
+                None,
+            )));
         }
         let totals = tx.folder_contents_totals(placeholder).await?;
         let dest_drive = tx
@@ -481,6 +530,36 @@ fn writer(job: &CopyJobRecord, now: i64) -> CopyWriter<'_> {
 }
 
 /// The first numbered variant of `name` free in every one of `folders`.
+/// True when every path of the finished copy fits under `dest`. The tree is only walked when
+/// its paths may have grown: a destination deeper than the source's folder, or a top name
+/// longer than the source's own (a new name, or a clash renamed).
+async fn copy_fits(tx: &mut Tx, job: &CopyJobRecord, dest: i64, renamed: bool) -> Result<bool> {
+    let placeholder = job.placeholder_id.expect("publish follows start");
+    let dest_chars = path_chars(tx, dest).await?;
+    let source = tx.item(job.source_id).await?;
+    let grown = renamed
+        || match &source {
+            None => true,
+            Some(src) if job.children_only != 0 => dest_chars > path_chars(tx, src.id).await?,
+            Some(src) => {
+                let from = match src.parent_id {
+                    Some(p) => path_chars(tx, p).await?,
+                    None => 0,
+                };
+                let longer_name = job
+                    .name
+                    .as_ref()
+                    .is_some_and(|n| n.chars().count() > src.name.chars().count());
+                longer_name || dest_chars > from
+            }
+        };
+    if !grown {
+        return Ok(true);
+    }
+    let budget = names::MAX_PATH_CHARS.saturating_sub(dest_chars) as i64;
+    Ok(!tx.path_longer_below(placeholder, budget).await?)
+}
+
 async fn free_name(tx: &mut Tx, name: &str, is_folder: bool, folders: &[i64]) -> Result<String> {
     'candidates: for n in 1.. {
         let candidate = names::numbered(name, n, is_folder);

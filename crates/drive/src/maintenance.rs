@@ -1,16 +1,25 @@
-//! Background upkeep: expired upload sessions and content no item references any more.
+//! Background upkeep: expired upload sessions, content no item references any more, and what
+//! a crash or a request that broke off left on the blob store.
 
 use crate::error::Result;
 use crate::service::{DriveService, now_millis};
 
 /// How long the monitor of a finished copy keeps answering.
 const FINISHED_COPY_TTL_MILLIS: i64 = 24 * 3600 * 1000;
+/// Staged content not written to for this long, and held by no request of this process, was
+/// left by a crash or by a request that broke off. (A live upload writes far more often: its
+/// body may not stall for longer than the body timeout.)
+const STAGED_GRACE_MILLIS: i64 = 15 * 60 * 1000;
 
 /// What one round of upkeep removed.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Collected {
     pub upload_sessions: usize,
     pub blobs: usize,
+    /// Staged files left behind.
+    pub staged: usize,
+    /// Fragment folders of upload sessions that no longer exist.
+    pub orphan_parts: usize,
 }
 
 impl DriveService {
@@ -35,9 +44,34 @@ impl DriveService {
         for s in &sessions {
             let _ = self.blobs().remove_parts(s).await;
         }
+        let staged = self.blobs().sweep_staged(now - STAGED_GRACE_MILLIS).await?;
+        let orphan_parts = self.remove_orphan_parts().await?;
+        if staged + orphan_parts > 0 {
+            tracing::info!(staged, orphan_parts, "removed content a crash left behind");
+        }
         Ok(Collected {
             upload_sessions: sessions.len(),
             blobs: blobs.len(),
+            staged,
+            orphan_parts,
         })
+    }
+
+    /// Removes stored fragments whose session is gone (the server stopped between ending a
+    /// session and removing its fragments). A session's row exists before any fragment of it
+    /// is written, so a folder without one is never written to again.
+    async fn remove_orphan_parts(&self) -> Result<usize> {
+        let mut removed = 0;
+        for session in self.blobs().part_sessions().await? {
+            let exists = {
+                let mut tx = self.store().read().await?;
+                tx.upload_session(&session).await?.is_some()
+            };
+            if !exists {
+                self.blobs().remove_parts(&session).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 }

@@ -96,6 +96,18 @@ impl From<DriveError> for GraphError {
                 "quotaLimitReached",
                 message,
             ),
+            InsufficientStorage => {
+                tracing::warn!("storage is full: a write was refused");
+                GraphError::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    "insufficientStorage",
+                    message,
+                )
+            }
+            BodyAborted(why) => {
+                tracing::info!(%why, "client aborted the request body");
+                GraphError::invalid_request(message).with_inner("requestBodyIncomplete")
+            }
             Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 GraphError::new(

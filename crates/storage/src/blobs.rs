@@ -5,7 +5,9 @@
 //! upkeep, which removes unreferenced content inside its own transaction, can never remove bytes
 //! a new reference was just taken on.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 use bytes::Bytes;
@@ -28,11 +30,13 @@ pub struct StoredBlob {
 }
 
 /// Content written and hashed under a temporary name, not yet at its address: see
-/// [`BlobStore::place`] and [`BlobStore::discard`].
+/// [`BlobStore::place`] and [`BlobStore::discard`]. While it exists, upkeep leaves its
+/// temporary file alone.
 #[derive(Debug)]
 pub struct StagedBlob {
     pub blob: StoredBlob,
     tmp: String,
+    _live: LiveName,
 }
 
 #[derive(Clone)]
@@ -40,7 +44,31 @@ pub struct BlobStore {
     op: Operator,
     /// Set for the local-disk backend, whose directories must be fsynced after a rename.
     local_root: Option<PathBuf>,
+    /// Bytes a write must leave free on the local disk, so that the metadata store (and so a
+    /// delete, which frees space) still has room when uploads are refused.
+    min_free: u64,
+    /// Temporary names a request of this process is writing or holds.
+    live: Arc<Mutex<HashSet<String>>>,
 }
+
+/// A temporary name in use; dropping it (however the request ended) gives it up.
+#[derive(Debug)]
+struct LiveName {
+    name: String,
+    set: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Drop for LiveName {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.name);
+    }
+}
+
+/// How often, in bytes written, a long write checks the free space again.
+const ROOM_CHECK_EVERY: u64 = 4 << 20;
 
 /// The three hashes, fed together as bytes stream by.
 struct Hashers {
@@ -86,28 +114,73 @@ fn part_dir(session: &str) -> String {
 }
 
 impl BlobStore {
-    /// A blob store on the local disk under `dir`.
-    pub fn local(dir: &Path) -> Result<Self> {
+    /// A blob store on the local disk under `dir`, whose writes leave `min_free` bytes free.
+    pub fn local(dir: &Path, min_free: u64) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::Stream(e.to_string()))?;
         let root = dir.to_string_lossy().to_string();
         let op = Operator::new(opendal::services::Fs::default().root(&root))?;
         Ok(Self {
             op,
             local_root: Some(dir.to_path_buf()),
+            min_free,
+            live: Arc::default(),
         })
     }
 
-    /// Writes a stream of bytes under a temporary name, failing with [`StorageError::TooLarge`]
-    /// past `limit` bytes. When this returns, the bytes are durable; nothing is left behind when
-    /// it fails.
+    fn live_name(&self, name: &str) -> LiveName {
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string());
+        LiveName {
+            name: name.to_string(),
+            set: self.live.clone(),
+        }
+    }
+
+    /// Fails with [`StorageError::StorageFull`] unless `coming` more bytes fit on the disk with
+    /// the floor still free.
+    fn ensure_room(&self, coming: u64) -> Result<()> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        match free_bytes(root) {
+            Some(free) if free < coming.saturating_add(self.min_free) => {
+                Err(StorageError::StorageFull)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes a request body under a temporary name, failing with [`StorageError::TooLarge`]
+    /// past `limit` bytes and with [`StorageError::BodyAborted`] when the body breaks off. When
+    /// this returns, the bytes are durable; nothing is left behind when it fails.
     pub async fn stage_stream<S, E>(&self, stream: S, limit: u64) -> Result<StagedBlob>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
+        self.stage(stream, limit, StorageError::BodyAborted).await
+    }
+
+    async fn stage<S, E>(
+        &self,
+        stream: S,
+        limit: u64,
+        stream_error: fn(String) -> StorageError,
+    ) -> Result<StagedBlob>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
         let tmp = format!("tmp/{}", uuid::Uuid::new_v4());
-        match self.write_hashed(&tmp, stream, limit).await {
-            Ok(blob) => Ok(StagedBlob { blob, tmp }),
+        let live = self.live_name(&tmp);
+        match self.write_hashed(&tmp, stream, limit, stream_error).await {
+            Ok(blob) => Ok(StagedBlob {
+                blob,
+                tmp,
+                _live: live,
+            }),
             Err(e) => {
                 let _ = self.op.delete(&tmp).await;
                 Err(e)
@@ -115,21 +188,47 @@ impl BlobStore {
         }
     }
 
-    async fn write_hashed<S, E>(&self, path: &str, mut stream: S, limit: u64) -> Result<StoredBlob>
+    async fn write_hashed<S, E>(
+        &self,
+        path: &str,
+        mut stream: S,
+        limit: u64,
+        stream_error: fn(String) -> StorageError,
+    ) -> Result<StoredBlob>
     where
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
         let mut hashers = Hashers::new();
+        self.ensure_room(ROOM_CHECK_EVERY.min(limit))?;
         let mut writer = self.op.writer(path).await?;
+        let mut checked = 0u64;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| StorageError::Stream(e.to_string()))?;
-            if hashers.size + chunk.len() as u64 > limit {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(stream_error(e.to_string()));
+                }
+            };
+            let size = hashers.size + chunk.len() as u64;
+            let refused = if size > limit {
+                Err(StorageError::TooLarge(limit))
+            } else if size > checked + ROOM_CHECK_EVERY {
+                checked = hashers.size;
+                self.ensure_room(ROOM_CHECK_EVERY)
+            } else {
+                Ok(())
+            };
+            if let Err(e) = refused {
                 let _ = writer.abort().await;
-                return Err(StorageError::TooLarge(limit));
+                return Err(e);
             }
             hashers.update(&chunk);
-            writer.write(chunk).await?;
+            if let Err(e) = writer.write(chunk).await {
+                let _ = writer.abort().await;
+                return Err(e.into());
+            }
         }
         // Closing the local-disk writer fsyncs the file.
         writer.close().await?;
@@ -200,6 +299,7 @@ impl BlobStore {
         E: std::fmt::Display,
     {
         let path = format!("{}{}", part_dir(session), uuid::Uuid::new_v4());
+        self.ensure_room(limit)?;
         let mut writer = self.op.writer(&path).await?;
         let mut size = 0u64;
         while let Some(chunk) = stream.next().await {
@@ -207,7 +307,7 @@ impl BlobStore {
                 Ok(c) => c,
                 Err(e) => {
                     let _ = writer.abort().await;
-                    return Err(StorageError::Stream(e.to_string()));
+                    return Err(StorageError::BodyAborted(e.to_string()));
                 }
             };
             size += chunk.len() as u64;
@@ -215,7 +315,10 @@ impl BlobStore {
                 let _ = writer.abort().await;
                 return Err(StorageError::TooLarge(limit));
             }
-            writer.write(chunk).await?;
+            if let Err(e) = writer.write(chunk).await {
+                let _ = writer.abort().await;
+                return Err(e.into());
+            }
         }
         writer.close().await?;
         Ok((path, size))
@@ -237,7 +340,8 @@ impl BlobStore {
                 async move { op.reader(&p).await?.into_bytes_stream(..).await }
             })
             .try_flatten();
-        self.stage_stream(Box::pin(stream), size_limit).await
+        self.stage(Box::pin(stream), size_limit, StorageError::Stream)
+            .await
     }
 
     pub async fn remove_parts(&self, session: &str) -> Result<()> {
@@ -247,6 +351,66 @@ impl BlobStore {
             .await?;
         Ok(())
     }
+
+    /// The upload sessions that have fragments stored.
+    pub async fn part_sessions(&self) -> Result<Vec<String>> {
+        let entries = match self.op.list("uploads/").await {
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => return Ok(vec![]),
+            other => other?,
+        };
+        Ok(entries
+            .into_iter()
+            .filter(|e| e.metadata().is_dir())
+            .filter_map(|e| {
+                let name = e.name().trim_end_matches('/');
+                (!name.is_empty() && name != "uploads").then(|| name.to_string())
+            })
+            .collect())
+    }
+
+    /// Removes staged content that no request of this process holds and that was last written
+    /// before `before` (Unix milliseconds): what a crash or a request that broke off left behind.
+    /// Returns how many files went.
+    pub async fn sweep_staged(&self, before: i64) -> Result<usize> {
+        let entries = match self.op.list("tmp/").await {
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => return Ok(0),
+            other => other?,
+        };
+        let mut removed = 0;
+        for entry in entries.into_iter().filter(|e| e.metadata().is_file()) {
+            let path = entry.path().to_string();
+            if self
+                .live
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&path)
+            {
+                continue;
+            }
+            let written = match self.op.stat(&path).await {
+                Ok(m) => m.last_modified().map(|t| t.into_inner().as_millisecond()),
+                Err(e) if e.kind() == opendal::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if written.is_some_and(|w| w < before) {
+                self.op.delete(&path).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Bytes an unprivileged writer may still use on the file system holding `dir`.
+#[cfg(unix)]
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let st = rustix::fs::statvfs(dir).ok()?;
+    Some(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_dir: &Path) -> Option<u64> {
+    None
 }
 
 #[cfg(test)]
@@ -275,7 +439,7 @@ mod tests {
     #[tokio::test]
     async fn identical_bytes_are_stored_once() {
         let dir = std::env::temp_dir().join(format!("gd-blobs-{}", uuid::Uuid::new_v4()));
-        let store = BlobStore::local(&dir).unwrap();
+        let store = BlobStore::local(&dir, 0).unwrap();
         let chunks =
             || futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"same bytes"))]);
         let mut stored = vec![];

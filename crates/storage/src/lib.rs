@@ -20,6 +20,14 @@ pub enum StorageError {
     UnsupportedUrl(String),
     #[error("upload stream failed: {0}")]
     Stream(String),
+    /// The request body broke off (the client went away or stalled, or sent less than it
+    /// announced): the client's doing, not the server's.
+    #[error("the request body broke off: {0}")]
+    BodyAborted(String),
+    /// The disk (or the database) has no room for what is being written, or writing it would
+    /// take the free space below the floor kept for metadata.
+    #[error("no space left to store the data")]
+    StorageFull,
     #[error("upload exceeds the limit of {0} bytes")]
     TooLarge(u64),
 }
@@ -32,6 +40,44 @@ impl StorageError {
             _ => false,
         }
     }
+
+    /// True when the write failed for want of space: our own floor, SQLite's `SQLITE_FULL`,
+    /// PostgreSQL's class 53 (insufficient resources), or an I/O error `ENOSPC` anywhere in the
+    /// chain of causes.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            StorageError::StorageFull => true,
+            StorageError::Database(sqlx::Error::Database(e)) => {
+                let code = e.code();
+                let code = code.as_deref().unwrap_or("");
+                // SQLite reports its (extended) result code; 13 is SQLITE_FULL.
+                code == "13" || code.starts_with("53") || io_full(e.message())
+            }
+            StorageError::Database(sqlx::Error::Io(e)) => is_enospc(e),
+            StorageError::Blob(e) => {
+                let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+                while let Some(c) = cause {
+                    if let Some(io) = c.downcast_ref::<std::io::Error>()
+                        && is_enospc(io)
+                    {
+                        return true;
+                    }
+                    cause = c.source();
+                }
+                io_full(&e.to_string())
+            }
+            _ => false,
+        }
+    }
+}
+
+pub(crate) fn is_enospc(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
+}
+
+/// Some drivers only keep the operating system's words for it.
+fn io_full(message: &str) -> bool {
+    message.contains("No space left on device") || message.contains("database or disk is full")
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -116,12 +116,31 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 pub(crate) async fn read_json<T: DeserializeOwned + Default>(body: Body) -> GraphResult<T> {
     let bytes = axum::body::to_bytes(body, MAX_JSON_BODY)
         .await
-        .map_err(|_| GraphError::too_large(MAX_JSON_BODY as u64))?;
+        .map_err(|e| {
+            if is_length_limit(&e) {
+                GraphError::too_large(MAX_JSON_BODY as u64)
+            } else {
+                // The body broke off: the client went away, stalled or sent less than announced.
+                GraphError::from(DriveError::BodyAborted(e.to_string()))
+            }
+        })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
     serde_json::from_slice(&bytes)
         .map_err(|e| GraphError::invalid_request(format!("Invalid request body: {e}.")))
+}
+
+/// True when reading a body failed because it passed the size limit (not because it broke off).
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 pub(crate) fn json_response<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod raw_http;
+pub mod rclone;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
@@ -53,6 +54,23 @@ pub struct TestServer {
     child: Option<Child>,
     pg_database: Option<String>,
     serve_args: Vec<String>,
+    /// Environment of the server process (e.g. `FAILPOINTS`), kept across restarts until changed.
+    pub env: Vec<(String, String)>,
+    /// Set when the data directory is a tmpfs this harness mounted (unmounted on drop).
+    tmpfs: bool,
+    log_to_file: bool,
+}
+
+/// How a test server is started beyond the defaults.
+#[derive(Default)]
+pub struct Options<'a> {
+    pub serve_args: &'a [&'a str],
+    pub env: &'a [(&'a str, &'a str)],
+    /// Mount a tmpfs of this many MiB as the data directory (needs root, as in CI), to run out
+    /// of disk space on purpose.
+    pub tmpfs_mib: Option<u64>,
+    /// Write the server's log (stderr) to [`TestServer::log_path`] instead of the test's output.
+    pub log_to_file: bool,
 }
 
 impl TestServer {
@@ -62,7 +80,30 @@ impl TestServer {
 
     /// Starts a server with extra `serve` arguments.
     pub async fn start_with(backend: Backend, serve_args: &[&str]) -> Self {
+        Self::start_opts(
+            backend,
+            Options {
+                serve_args,
+                ..Options::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn start_opts(backend: Backend, opts: Options<'_>) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
+        if let Some(mib) = opts.tmpfs_mib {
+            let out = Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+                .arg(data_dir.path())
+                .output()
+                .expect("run mount");
+            assert!(
+                out.status.success(),
+                "mounting a tmpfs needs root: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         let (metadata, pg_database) = match backend {
             Backend::Sqlite => (
                 format!(
@@ -85,7 +126,14 @@ impl TestServer {
             metadata,
             child: None,
             pg_database,
-            serve_args: serve_args.iter().map(|s| s.to_string()).collect(),
+            serve_args: opts.serve_args.iter().map(|s| s.to_string()).collect(),
+            env: opts
+                .env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            tmpfs: opts.tmpfs_mib.is_some(),
+            log_to_file: opts.log_to_file,
         };
         server.launch("127.0.0.1:0");
         server
@@ -103,8 +151,9 @@ impl TestServer {
             .args(["serve", "--listen", listen])
             .args(&self.serve_args)
             .env("GRAPHDRIVE_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(self.log_output())
             .spawn()
             .expect("start graphdrive");
         let stdout = child.stdout.take().unwrap();
@@ -178,6 +227,33 @@ impl TestServer {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Where the server's log goes with [`Options::log_to_file`].
+    pub fn log_path(&self) -> std::path::PathBuf {
+        self.data_dir.path().join("server.log")
+    }
+
+    /// What the server logged so far (with [`Options::log_to_file`]).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn log_output(&self) -> Stdio {
+        if !self.log_to_file {
+            return Stdio::inherit();
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("open the server log");
+        Stdio::from(file)
+    }
+
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Starts the server again on the same port and data.
@@ -262,6 +338,9 @@ impl Drop for TestServer {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        if self.tmpfs {
+            let _ = Command::new("umount").arg(self.data_dir.path()).status();
         }
         if let Some(name) = self.pg_database.take() {
             // Drop runs inside the test's runtime: use a thread with a runtime of its own.

@@ -93,15 +93,22 @@ impl Tx {
         Ok(q.fetch_all(self.conn()).await?)
     }
 
-    /// The name key of a child of `parent`, used as the paging cursor of a listing.
-    pub async fn child_name_key(&mut self, parent: i64, id: i64) -> Result<Option<String>> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT name_key FROM items WHERE id = $1 AND parent_id = $2")
-                .bind(id)
-                .bind(parent)
-                .fetch_optional(self.conn())
-                .await?;
-        Ok(row.map(|r| r.0))
+    /// True when some item below `folder` lies deeper than `budget` characters: its path
+    /// relative to the folder (each name and one separator before it) is longer. Stops at the
+    /// first such item.
+    pub async fn path_longer_below(&mut self, folder: i64, budget: i64) -> Result<bool> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "WITH RECURSIVE sub(id, len, is_folder) AS ( \
+               SELECT id, CAST(0 AS BIGINT), is_folder FROM items WHERE id = $1 \
+               UNION ALL SELECT i.id, sub.len + LENGTH(i.name) + 1, i.is_folder \
+               FROM items i JOIN sub ON i.parent_id = sub.id WHERE sub.is_folder = 1) \
+             SELECT CAST(1 AS BIGINT) FROM sub WHERE len > $2 LIMIT 1",
+        )
+        .bind(folder)
+        .bind(budget)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(row.is_some())
     }
 
     /// Creates a drive's root folder, which has no parent.

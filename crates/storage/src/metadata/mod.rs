@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor};
+use sqlx::{Any, AnyPool, Connection, Executor};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::{Result, StorageError};
@@ -55,7 +55,7 @@ impl MetadataStore {
         let options: AnyConnectOptions = url.parse()?;
         let pool = match backend {
             Backend::Sqlite => {
-                AnyPoolOptions::new()
+                pool_options()
                     .max_connections(8)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
@@ -71,7 +71,7 @@ impl MetadataStore {
                     .await?
             }
             Backend::Postgres => {
-                AnyPoolOptions::new()
+                pool_options()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(options)
@@ -123,6 +123,22 @@ impl MetadataStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Pool settings both backends share. A connection whose transaction could not be rolled back
+/// (SQLite ends a transaction by itself on a full disk, and the later `ROLLBACK` then fails) is
+/// still counted as inside one: it is closed instead of being handed out, so no request ever
+/// begins on a connection that is mid-transaction.
+fn pool_options() -> AnyPoolOptions {
+    AnyPoolOptions::new().before_acquire(|conn, _| {
+        Box::pin(async move {
+            let clean = !conn.is_in_transaction();
+            if !clean {
+                tracing::warn!("closing a database connection left inside a transaction");
+            }
+            Ok(clean)
+        })
+    })
 }
 
 /// One database transaction. Dropping it without [`Tx::commit`] rolls it back.

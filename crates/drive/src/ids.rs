@@ -9,7 +9,8 @@ pub fn item_id(id: i64) -> String {
 
 /// Parses a public item id; `None` for anything that is not one.
 pub fn parse_item_id(s: &str) -> Option<i64> {
-    if s.len() != 16 {
+    // Exactly 16 hex digits: no sign, no space (which `from_str_radix` would take).
+    if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     u64::from_str_radix(s, 16)
@@ -47,5 +48,8 @@ mod tests {
         assert_eq!(parse_item_id("2A"), None);
         assert_eq!(parse_item_id("zzzzzzzzzzzzzzzz"), None);
         assert_eq!(parse_item_id("0000000000000000"), None);
+        assert_eq!(parse_item_id("+000000000000001"), None);
+        assert_eq!(parse_item_id("-000000000000001"), None);
+        assert_eq!(parse_item_id(" 000000000000001"), None);
     }
 }

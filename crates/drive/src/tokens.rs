@@ -29,8 +29,14 @@ struct AccessClaims {
     idtyp: String,
     scp: String,
     iat: i64,
+    /// Not valid before; tokens of other issuers carry it, ours from their issue time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
     exp: i64,
 }
+
+/// Clock difference tolerated between a token's issuer and this server, for `nbf`.
+const CLOCK_SKEW_SECS: i64 = 60;
 
 /// What a download link grants: the bytes of one blob, served under a name.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -113,6 +119,7 @@ impl TokenKeys {
             },
             scp: scopes.join(" "),
             iat: now,
+            nbf: Some(now),
             exp: now + ttl_secs,
         })
     }
@@ -126,6 +133,14 @@ impl TokenKeys {
         let claims: AccessClaims = self.verify(token, ACCESS_AUDIENCE).ok_or_else(|| {
             unauthenticated("Access token validation failure. Invalid or expired token.")
         })?;
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf > chrono::Utc::now().timestamp() + CLOCK_SKEW_SECS)
+        {
+            return Err(unauthenticated(
+                "Access token validation failure. The token is not valid yet (nbf).",
+            ));
+        }
         let kind = match claims.idtyp.as_str() {
             "user" => CallerKind::User,
             "app" => CallerKind::App,

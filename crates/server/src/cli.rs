@@ -35,6 +35,15 @@ struct StorageArgs {
     /// Metadata database URL: `sqlite://PATH` or `postgres://…` (default: SQLite in the data dir).
     #[arg(long, global = true, env = "GRAPHDRIVE_METADATA")]
     metadata: Option<String>,
+    /// Bytes of disk an upload must leave free, so that the database (and a delete, which frees
+    /// space) still has room when uploads are refused with 507.
+    #[arg(
+        long,
+        global = true,
+        env = "GRAPHDRIVE_MIN_FREE_SPACE",
+        default_value_t = 64 << 20
+    )]
+    min_free_space: u64,
 }
 
 #[derive(Subcommand)]
@@ -83,6 +92,22 @@ pub struct ServeArgs {
     #[arg(long, env = "GRAPHDRIVE_UPKEEP_INTERVAL_MS", default_value_t = 60_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub upkeep_interval_ms: u64,
+    /// Seconds a connection may take to send a request's headers, counted from when it is ready
+    /// for a request: this also closes keep-alive connections idle for that long.
+    #[arg(long, env = "GRAPHDRIVE_HEADER_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may send nothing before the request is aborted.
+    #[arg(long, env = "GRAPHDRIVE_BODY_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_secs: u64,
+    /// Slowest average rate (bytes/s) a request body may arrive at, after its first 5 seconds.
+    #[arg(long, env = "GRAPHDRIVE_MIN_BODY_RATE", default_value_t = 240)]
+    pub min_body_rate: u64,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, env = "GRAPHDRIVE_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
 }
 
 #[derive(Subcommand)]
@@ -182,7 +207,7 @@ async fn open_service(storage: &StorageArgs, config: DriveConfig) -> anyhow::Res
     let store = MetadataStore::open(&url)
         .await
         .with_context(|| format!("cannot open the metadata store {url}"))?;
-    let blobs = BlobStore::local(&storage.data_dir.join("blobs"))?;
+    let blobs = BlobStore::local(&storage.data_dir.join("blobs"), storage.min_free_space)?;
     Ok(DriveService::new(store, blobs, config).await?)
 }
 

@@ -8,6 +8,7 @@ use graphdrive_drive::DriveService;
 use graphdrive_graph::AppState;
 
 use crate::cli::ServeArgs;
+use crate::net;
 
 pub async fn serve(service: DriveService, args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -29,9 +30,14 @@ pub async fn serve(service: DriveService, args: ServeArgs) -> anyhow::Result<()>
         public_url: public_url.clone(),
     }));
     println!("graphdrive listening on http://{addr} (public URL {public_url})");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let limits = net::Limits {
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+        body_idle_timeout: Duration::from_secs(args.body_timeout_secs),
+        min_body_rate: args.min_body_rate,
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        shutdown_grace: Duration::from_secs(30),
+    };
+    net::serve(listener, app, limits, shutdown()).await;
     Ok(())
 }
 

@@ -94,15 +94,19 @@ impl Tx {
     }
 
     /// True when some item below `folder` lies deeper than `budget` characters: its path
-    /// relative to the folder (each name and one separator before it) is longer. Stops at the
-    /// first such item.
+    /// relative to the folder (each name and one separator before it) is longer. The walk goes
+    /// down the folders only (through `items_folders`); every folder's children are then read
+    /// from the covering name index alone, never from their rows. (A name key is the name in
+    /// lower case: as long as the name, save for a few letters that lower-case longer, which
+    /// then count a little long.)
     pub async fn path_longer_below(&mut self, folder: i64, budget: i64) -> Result<bool> {
         let row: Option<(i64,)> = sqlx::query_as(
-            "WITH RECURSIVE sub(id, len, is_folder) AS ( \
-               SELECT id, CAST(0 AS BIGINT), is_folder FROM items WHERE id = $1 \
-               UNION ALL SELECT i.id, sub.len + LENGTH(i.name) + 1, i.is_folder \
-               FROM items i JOIN sub ON i.parent_id = sub.id WHERE sub.is_folder = 1) \
-             SELECT CAST(1 AS BIGINT) FROM sub WHERE len > $2 LIMIT 1",
+            "WITH RECURSIVE f(id, len) AS ( \
+               SELECT CAST($1 AS BIGINT), CAST(0 AS BIGINT) \
+               UNION ALL SELECT i.id, f.len + LENGTH(i.name) + 1 \
+               FROM f JOIN items i ON i.parent_id = f.id WHERE i.is_folder = 1) \
+             SELECT CAST(1 AS BIGINT) FROM f JOIN items c ON c.parent_id = f.id \
+             WHERE f.len + LENGTH(c.name_key) + 1 > $2 LIMIT 1",
         )
         .bind(folder)
         .bind(budget)

@@ -235,7 +235,8 @@ fn decode_cursor(order: ChildOrder, token: &str) -> Result<String> {
                 .ok()
         })
         .and_then(|b| String::from_utf8(b).ok())
-        .filter(|k| !k.is_empty())
+        // No name holds a NUL (which PostgreSQL text cannot) or is longer than a path.
+        .filter(|k| !k.is_empty() && !k.contains('\0') && k.len() <= 4 * names::MAX_PATH_CHARS)
         .ok_or_else(|| {
             DriveError::InvalidRequest("The $skiptoken is not valid for this listing.".into())
         })

@@ -44,8 +44,19 @@ impl DriveService {
         for s in &sessions {
             let _ = self.blobs().remove_parts(s).await;
         }
-        let staged = self.blobs().sweep_staged(now - STAGED_GRACE_MILLIS).await?;
-        let orphan_parts = self.remove_orphan_parts().await?;
+        // Leftovers are swept after the rest, and a failure there does not undo what went.
+        let staged = self
+            .blobs()
+            .sweep_staged(now - STAGED_GRACE_MILLIS)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "could not sweep staged content");
+                0
+            });
+        let orphan_parts = self.remove_orphan_parts().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not sweep orphan upload fragments");
+            0
+        });
         if staged + orphan_parts > 0 {
             tracing::info!(staged, orphan_parts, "removed content a crash left behind");
         }

@@ -229,22 +229,27 @@ impl DriveService {
             tx.last_upload_part_start(&session.id).await?
         }
         .ok_or_else(session_not_found)?;
-        if range.start as i64 != last_start
-            || range.end as i64 + 1 != session.file_size
-            || range.total as i64 != session.file_size
+        let size = session.file_size as u64;
+        if range.start != last_start as u64
+            || range.end.checked_add(1) != Some(size)
+            || range.total != size
         {
             return Err(overlap(range.start, last_start));
         }
+        let expected = range.end - range.start + 1;
         let mut len = 0u64;
         while let Some(chunk) = body.next().await {
             len += chunk
                 .map_err(|e| DriveError::BodyAborted(e.to_string()))?
                 .len() as u64;
+            if len > expected {
+                break;
+            }
         }
-        if len != range.end - range.start + 1 {
+        if len != expected {
             return Err(DriveError::InvalidRequest(format!(
-                "The fragment holds {len} bytes but its Content-Range announces {}.",
-                range.end - range.start + 1
+                "The fragment holds {} bytes but its Content-Range announces {expected}.",
+                if len > expected { "more" } else { "fewer" }
             )));
         }
         self.complete_session(session).await

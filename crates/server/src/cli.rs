@@ -95,11 +95,11 @@ pub struct ServeArgs {
     /// Seconds a connection may take to send a request's headers, counted from when it is ready
     /// for a request: this also closes keep-alive connections idle for that long.
     #[arg(long, env = "GRAPHDRIVE_HEADER_TIMEOUT_SECS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub header_timeout_secs: u64,
     /// Seconds a request body may send nothing before the request is aborted.
     #[arg(long, env = "GRAPHDRIVE_BODY_TIMEOUT_SECS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub body_timeout_secs: u64,
     /// Slowest average rate (bytes/s) a request body may arrive at, after its first 5 seconds.
     #[arg(long, env = "GRAPHDRIVE_MIN_BODY_RATE", default_value_t = 240)]

@@ -164,6 +164,8 @@ async fn cursors_are_checked(backend: Backend) {
         format!("/me/drive/root:/p:/children?$skiptoken=x{token}"),
         "/me/drive/root:/p:/children?$skiptoken=a.%21%21".to_string(),
         "/me/drive/root:/p:/children?$skiptoken=a.".to_string(),
+        // A NUL, which no name holds.
+        "/me/drive/root:/p:/children?$skiptoken=a.AA".to_string(),
     ] {
         let body = api.get(&bad).await.expect_error(400, "invalidRequest");
         assert!(

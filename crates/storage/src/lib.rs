@@ -42,16 +42,16 @@ impl StorageError {
     }
 
     /// True when the write failed for want of space: our own floor, SQLite's `SQLITE_FULL`,
-    /// PostgreSQL's class 53 (insufficient resources), or an I/O error `ENOSPC` anywhere in the
-    /// chain of causes.
+    /// PostgreSQL's `disk_full`, or an I/O error `ENOSPC` anywhere in the chain of causes.
     pub fn is_storage_full(&self) -> bool {
         match self {
             StorageError::StorageFull => true,
             StorageError::Database(sqlx::Error::Database(e)) => {
                 let code = e.code();
                 let code = code.as_deref().unwrap_or("");
-                // SQLite reports its (extended) result code; 13 is SQLITE_FULL.
-                code == "13" || code.starts_with("53") || io_full(e.message())
+                // SQLite reports its result code, 13 being SQLITE_FULL; PostgreSQL's disk_full
+                // is 53100 (the rest of class 53 is memory and connection limits, not space).
+                code == "13" || code == "53100" || io_full(e.message())
             }
             StorageError::Database(sqlx::Error::Io(e)) => is_enospc(e),
             StorageError::Blob(e) => {

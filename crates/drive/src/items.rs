@@ -421,10 +421,15 @@ async fn move_item(
     {
         return Err(name_taken(name));
     }
-    check_path_length(tx, new_parent.id, name).await?;
-    let old_chars = path_chars(tx, old_parent).await? + item.name.chars().count() + 1;
+    // One walk up the new parent's path serves both checks; the old path matters for a folder.
     let new_chars = path_chars(tx, new_parent.id).await? + name.chars().count() + 1;
-    check_subtree_fits(tx, item, old_chars, new_chars).await?;
+    if new_chars > names::MAX_PATH_CHARS {
+        return Err(names::path_too_long());
+    }
+    if item.is_folder() {
+        let old_chars = path_chars(tx, old_parent).await? + item.name.chars().count() + 1;
+        check_subtree_fits(tx, item, old_chars, new_chars).await?;
+    }
     tx.relocate_item(item.id, new_parent.id, name, &key, author, now)
         .await?;
     if new_parent.id != old_parent {

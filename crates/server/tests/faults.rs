@@ -7,8 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Api, Backend, Options, TestServer};
-use reqwest::Method;
+use common::{Backend, Options, TestServer, put_fragment};
 use serde_json::json;
 
 on_both_backends!(
@@ -110,17 +109,7 @@ async fn uploads_past_the_free_space_floor_are_507(backend: Backend) {
     let url = session["uploadUrl"].as_str().unwrap().to_string();
     let big = pattern(60 * FRAGMENT, 99);
     let anon = server.anonymous();
-    let r = anon
-        .send(
-            Method::PUT,
-            &url,
-            &[(
-                "content-range",
-                &format!("bytes 0-{}/{}", big.len() - 1, big.len()),
-            )],
-            Some(big.clone()),
-        )
-        .await;
+    let r = put_fragment(&anon, &url, &big, 0, big.len()).await;
     r.expect_error(507, "insufficientStorage");
     // Reads and a delete still work; once upkeep has freed the bytes, uploads work again.
     common::get_ok(&api, "/me/drive/root:/fill:/children").await;
@@ -278,23 +267,6 @@ async fn kill_during_upload_completion(backend: Backend) {
     );
     anon.get(&url).await.expect(404);
     server.assert_store_consistent().await;
-}
-
-async fn put_fragment(
-    api: &Api,
-    url: &str,
-    bytes: &[u8],
-    start: usize,
-    end: usize,
-) -> common::Resp {
-    let range = format!("bytes {start}-{}/{}", end - 1, bytes.len());
-    api.send(
-        Method::PUT,
-        url,
-        &[("content-range", &range)],
-        Some(bytes[start..end].to_vec()),
-    )
-    .await
 }
 
 async fn staged_bytes_left_by_a_crash_are_removed(backend: Backend) {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::raw_http::{exchange, raw_request};
-use common::{Api, Backend, Resp, TestServer, hashes};
+use common::{Api, Backend, Resp, TestServer, hashes, put_fragment};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
@@ -74,12 +74,6 @@ async fn put_raw(client: &Api, url: &str, content_range: Option<&str>, body: &[u
     client
         .send(Method::PUT, url, &headers, Some(body.to_vec()))
         .await
-}
-
-/// PUTs `bytes[start..end]` of a file of `bytes.len()` bytes, with the matching Content-Range.
-async fn put_fragment(client: &Api, url: &str, bytes: &[u8], start: usize, end: usize) -> Resp {
-    let range = format!("bytes {start}-{}/{}", end - 1, bytes.len());
-    put_raw(client, url, Some(&range), &bytes[start..end]).await
 }
 
 /// Sends `bytes[from..]` in fragments of [`FRAGMENT`], checking every intermediate `202`;

@@ -575,6 +575,20 @@ pub fn hashes(bytes: &[u8]) -> (String, String, String) {
     (sha1, sha256, qx)
 }
 
+/// PUTs `bytes[start..end]` of a file of `bytes.len()` bytes to an upload URL, with the matching
+/// `Content-Range`.
+pub async fn put_fragment(client: &Api, url: &str, bytes: &[u8], start: usize, end: usize) -> Resp {
+    let range = format!("bytes {start}-{}/{}", end - 1, bytes.len());
+    client
+        .send(
+            Method::PUT,
+            url,
+            &[("content-range", &range)],
+            Some(bytes[start..end].to_vec()),
+        )
+        .await
+}
+
 /// GET that must answer 200; returns the JSON.
 pub async fn get_ok(api: &Api, path: &str) -> Value {
     let r = api.get(path).await;

@@ -28,6 +28,34 @@ pub struct Scopes {
     pub all: bool,
 }
 
+/// The scopes a token can carry, as Entra ID spells them. The last five are the sign-in scopes
+/// that clients ask for besides the file scopes; they grant no access to drives.
+pub const KNOWN_SCOPES: &[&str] = &[
+    "Files.Read",
+    "Files.ReadWrite",
+    "Files.Read.All",
+    "Files.ReadWrite.All",
+    "Sites.Read.All",
+    "Sites.ReadWrite.All",
+    "Sites.Manage.All",
+    "Sites.FullControl.All",
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "User.Read",
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+];
+
+/// The known spelling of a scope (matched without regard to case), or `None`.
+pub fn known_scope(scope: &str) -> Option<&'static str> {
+    KNOWN_SCOPES
+        .iter()
+        .copied()
+        .find(|k| k.eq_ignore_ascii_case(scope))
+}
+
 impl Scopes {
     pub fn parse(scp: &str) -> Self {
         let mut s = Scopes::default();

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use futures::Stream;
-use graphdrive_storage::metadata::{ContentTotals, FileContent, ItemRecord, NewItem};
+use graphdrive_storage::metadata::{ContentTotals, DriveRecord, FileContent, ItemRecord, NewItem};
 use graphdrive_storage::{StagedBlob, StoredBlob, Tx};
 
 use crate::access::{Caller, Need};
@@ -64,6 +64,7 @@ impl DriveService {
             .blobs()
             .stage_stream(body, self.config().max_simple_upload)
             .await?;
+        metrics::counter!("graphdrive_upload_bytes_total").increment(staged.blob.size);
         let written = async {
             let mut tx = self.store().write().await?;
             tx.lock_drive(&drive.record.id).await?;
@@ -314,12 +315,16 @@ pub(crate) async fn write_file(
 }
 
 async fn check_quota(tx: &mut Tx, drive: &Drive, growth: i64) -> Result<()> {
-    if growth <= 0 {
-        return Ok(());
-    }
-    let root = tx.item(drive.record.root_id).await?.ok_or_else(not_found)?;
-    if root.size + growth > drive.record.quota_total {
+    if growth > 0 && growth > quota_room(tx, &drive.record).await? {
         return Err(DriveError::QuotaExceeded);
     }
     Ok(())
+}
+
+/// Bytes a drive can still take: its quota less what its items use and what its open upload
+/// sessions have announced (each holds room for its whole file from the start).
+pub(crate) async fn quota_room(tx: &mut Tx, drive: &DriveRecord) -> Result<i64> {
+    let root = tx.item(drive.root_id).await?.ok_or_else(not_found)?;
+    let reserved = tx.reserved_by_sessions(&drive.id, now_millis()).await?;
+    Ok(drive.quota_total - root.size - reserved)
 }

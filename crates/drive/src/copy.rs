@@ -88,11 +88,7 @@ impl DriveService {
             }
         }
         check_top_level_clash(&mut tx, &source, &dest, &name, &req).await?;
-        let root = tx
-            .item(dest_drive.record.root_id)
-            .await?
-            .ok_or_else(not_found)?;
-        if root.size + source.size > dest_drive.record.quota_total {
+        if source.size > crate::content::quota_room(&mut tx, &dest_drive.record).await? {
             return Err(DriveError::QuotaExceeded);
         }
         let now = now_millis();
@@ -144,6 +140,12 @@ impl DriveService {
             }
             Err(e) => return Err(e.into()),
         }
+        metrics::counter!("graphdrive_copy_jobs_accepted_total").increment(1);
+        tracing::info!(
+            job = crate::jobs::log_id(&job.id),
+            items = job.total_items,
+            "copy accepted"
+        );
         self.wake_copy_runner();
         Ok(job.id)
     }

@@ -48,6 +48,21 @@ impl DriveService {
     ) -> Result<Drive> {
         caller.require(need)?;
         let mut tx = self.store().read().await?;
+        // A token outlives nothing its principal went through: a disabled or removed principal's
+        // tokens stop working at once, on every node.
+        match tx.principal(&caller.id).await? {
+            Some(p) if !p.is_disabled() => {}
+            Some(_) => {
+                return Err(DriveError::Unauthenticated(
+                    "The token's user or application is disabled.".into(),
+                ));
+            }
+            None => {
+                return Err(DriveError::Unauthenticated(
+                    "The token's user or application no longer exists.".into(),
+                ));
+            }
+        }
         let existing = match selector {
             DriveSelector::Me => {
                 if caller.kind == CallerKind::App {
@@ -108,7 +123,7 @@ impl DriveService {
     }
 
     /// Makes the drive of a user or group on first use (a concurrent first use wins the race).
-    async fn provision_drive(&self, owner: PrincipalRecord) -> Result<Drive> {
+    pub(crate) async fn provision_drive(&self, owner: PrincipalRecord) -> Result<Drive> {
         let mut tx = self.store().write().await?;
         if let Some(record) = tx.drive_of_owner(&owner.id).await? {
             return Ok(Drive { record, owner });

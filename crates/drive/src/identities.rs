@@ -78,6 +78,18 @@ impl DriveService {
         scopes: &[String],
         ttl_secs: i64,
     ) -> Result<String> {
+        let unknown: Vec<&str> = scopes
+            .iter()
+            .map(String::as_str)
+            .filter(|s| crate::access::known_scope(s).is_none())
+            .collect();
+        if !unknown.is_empty() {
+            return Err(DriveError::InvalidRequest(format!(
+                "Unknown scope {}; the scopes are: {}.",
+                unknown.join(", "),
+                crate::access::KNOWN_SCOPES.join(", ")
+            )));
+        }
         if ttl_secs <= 0 {
             return Err(DriveError::InvalidRequest(
                 "The token lifetime must be positive.".into(),
@@ -99,6 +111,12 @@ impl DriveService {
                 }
             }
         };
+        if principal.is_disabled() {
+            return Err(DriveError::AccessDenied(format!(
+                "The {} \"{name}\" is disabled.",
+                principal.kind
+            )));
+        }
         let caller = Caller {
             id: principal.id,
             kind,
@@ -132,6 +150,7 @@ fn new_principal(kind: PrincipalKind, name: &str, display: &str) -> PrincipalRec
         name: name.to_string(),
         display_name: display.to_string(),
         created_at: now_millis(),
+        disabled_at: None,
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::FutureExt;
+use tracing::Instrument;
 
 use graphdrive_storage::Tx;
 use graphdrive_storage::metadata::ContentTotals;
@@ -30,6 +31,10 @@ const PLAN_WINDOW: i64 = 1024;
 pub(crate) struct CopyRunner {
     wake: tokio::sync::Notify,
     running: Arc<Mutex<HashSet<String>>>,
+    /// Set when the node shuts down: jobs stop at their next batch boundary and are given back.
+    must_exit: tokio::sync::watch::Sender<bool>,
+    /// Told when a job ends or is given back.
+    ended: Arc<tokio::sync::Notify>,
 }
 
 impl CopyRunner {
@@ -37,19 +42,26 @@ impl CopyRunner {
         Self {
             wake: tokio::sync::Notify::new(),
             running: Arc::default(),
+            must_exit: tokio::sync::watch::Sender::new(false),
+            ended: Arc::default(),
         }
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn exiting(&self) -> bool {
+        *self.must_exit.borrow()
+    }
 }
 
-/// A job this node runs. However its task ends (done, failed, or a panic), dropping this gives
-/// the job back, so that the runner can take it up again.
+/// A job this node runs. However its task ends (done, failed, given back, or a panic), dropping
+/// this gives the job back, so that the runner can take it up again.
 struct RunningJob {
     id: String,
     running: Arc<Mutex<HashSet<String>>>,
+    ended: Arc<tokio::sync::Notify>,
 }
 
 impl Drop for RunningJob {
@@ -58,12 +70,18 @@ impl Drop for RunningJob {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.id);
+        self.ended.notify_waiters();
     }
 }
 
 enum Step {
     More,
     Done,
+    /// The copy was published: how many items it made, and when it was accepted.
+    Finished {
+        items: i64,
+        accepted_at: i64,
+    },
 }
 
 impl DriveService {
@@ -71,22 +89,53 @@ impl DriveService {
         self.inner.runner.wake.notify_one();
     }
 
-    /// Runs copy jobs until the process ends: those accepted here, and those left by a runner
-    /// that stopped (this process before a restart, or another node).
+    /// Runs copy jobs until [`DriveService::stop_copy_runner`]: those accepted here, and those
+    /// left by a runner that stopped (this process before a restart, or another node).
     pub fn start_copy_runner(&self) -> tokio::task::JoinHandle<()> {
         let service = self.clone();
+        let mut must_exit = self.inner.runner.must_exit.subscribe();
         tokio::spawn(async move {
-            loop {
+            while !*must_exit.borrow() {
                 if let Err(e) = service.claim_jobs().await {
                     tracing::warn!(error = %e, "could not look for copy jobs");
                 }
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(1),
-                    service.inner.runner.wake.notified(),
-                )
-                .await;
+                tokio::select! {
+                    _ = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        service.inner.runner.wake.notified(),
+                    ) => {}
+                    _ = must_exit.changed() => {}
+                }
             }
         })
+    }
+
+    /// Stops taking up copy jobs and has the running ones stop at their next batch boundary
+    /// (a batch is one transaction: what it copied stays) and given back, so that another node,
+    /// or this one after a restart, resumes them at once. Waits for that up to `wait`; returns
+    /// how many jobs were still running when it gave up waiting.
+    pub async fn stop_copy_runner(&self, wait: Duration) -> usize {
+        let runner = &self.inner.runner;
+        runner.must_exit.send_replace(true);
+        let drained = tokio::time::timeout(wait, async {
+            loop {
+                let ended = runner.ended.notified();
+                if runner.running().is_empty() {
+                    return;
+                }
+                ended.await;
+            }
+        })
+        .await;
+        match drained {
+            Ok(()) => 0,
+            Err(_) => runner.running().len(),
+        }
+    }
+
+    /// Copy jobs this node runs now.
+    pub fn running_copies(&self) -> usize {
+        self.inner.runner.running().len()
     }
 
     async fn claim_jobs(&self) -> Result<()> {
@@ -98,6 +147,9 @@ impl DriveService {
                 .await?
         };
         for id in candidates {
+            if self.inner.runner.exiting() {
+                break;
+            }
             {
                 let running = self.inner.runner.running();
                 if running.len() >= limit || running.contains(&id) {
@@ -119,12 +171,17 @@ impl DriveService {
                 let held = RunningJob {
                     id,
                     running: self.inner.runner.running.clone(),
+                    ended: self.inner.runner.ended.clone(),
                 };
-                tokio::spawn(async move {
-                    service.run_job(&held.id).await;
-                    drop(held);
-                    service.wake_copy_runner();
-                });
+                let span = tracing::info_span!("copy", job = log_id(&held.id));
+                tokio::spawn(
+                    async move {
+                        service.run_job(&held.id).await;
+                        drop(held);
+                        service.wake_copy_runner();
+                    }
+                    .instrument(span),
+                );
             }
         }
         Ok(())
@@ -133,17 +190,31 @@ impl DriveService {
     async fn run_job(&self, id: &str) {
         fail::fail_point!("copy-job");
         let mut failures = 0;
-        // The drives a batch reads and writes, in one order for every runner.
-        let drives = match self.store().read().await {
-            Ok(mut tx) => tx.copy_job(id).await.ok().flatten().map(|j| {
-                let mut d = vec![j.source_drive, j.dest_drive];
-                d.sort();
-                d.dedup();
-                d
-            }),
+        let job = match self.store().read().await {
+            Ok(mut tx) => tx.copy_job(id).await.ok().flatten(),
             Err(_) => None,
         };
+        // The drives a batch reads and writes, in one order for every runner.
+        let drives = job.as_ref().map(|j| {
+            let mut d = vec![j.source_drive.clone(), j.dest_drive.clone()];
+            d.sort();
+            d.dedup();
+            d
+        });
+        if let Some(j) = &job {
+            tracing::info!(
+                items = j.total_items,
+                copied = j.copied_items,
+                resumed = j.placeholder_id.is_some(),
+                "copy running"
+            );
+        }
+        let mut must_exit = self.inner.runner.must_exit.subscribe();
         loop {
+            if *must_exit.borrow() {
+                self.give_back(id).await;
+                return;
+            }
             let step = match &drives {
                 // A panic in a batch counts as a failed attempt: its transaction was dropped
                 // (rolled back), and the job is retried or failed like any other.
@@ -153,33 +224,58 @@ impl DriveService {
                     .unwrap_or_else(|_| Err(DriveError::Internal("a copy batch panicked".into()))),
                 None => Ok(Step::Done),
             };
-            match step {
+            let pause = match step {
                 Ok(Step::More) => {
                     failures = 0;
-                    let pause = self.config().copy_batch_pause_ms;
-                    if pause > 0 {
-                        tokio::time::sleep(Duration::from_millis(pause)).await;
-                    } else {
-                        tokio::task::yield_now().await;
-                    }
+                    Duration::from_millis(self.config().copy_batch_pause_ms)
                 }
                 Ok(Step::Done) => break,
+                Ok(Step::Finished { items, accepted_at }) => {
+                    let secs = (now_millis() - accepted_at) as f64 / 1000.0;
+                    tracing::info!(items, seconds = secs, "copy finished");
+                    metrics::counter!("graphdrive_copy_jobs_completed_total").increment(1);
+                    break;
+                }
                 Err(e) => {
                     failures += 1;
-                    tracing::warn!(job = %id, error = %e, attempt = failures, "copy batch failed");
+                    tracing::warn!(error = %e, attempt = failures, "copy batch failed");
                     if failures >= BATCH_ATTEMPTS {
                         let failure = ("generalException", "General exception while processing.");
                         if let Err(e) = self.fail_job(id, failure.0, failure.1, None).await {
-                            tracing::error!(job = %id, error = %e, "could not clean up a failed copy");
+                            tracing::error!(error = %e, "could not clean up a failed copy");
                         }
                         break;
                     }
-                    tokio::time::sleep(Duration::from_millis(200 << failures)).await;
+                    Duration::from_millis(200 << failures)
+                }
+            };
+            if pause.is_zero() {
+                tokio::task::yield_now().await;
+            } else {
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = must_exit.changed() => {}
                 }
             }
         }
         self.forget_job_state(id).await;
         self.refresh_item_statistics().await;
+    }
+
+    /// Gives a job back at shutdown: its progress is saved, and any runner resumes it at once.
+    async fn give_back(&self, id: &str) {
+        let released = async {
+            let mut tx = self.store().write().await?;
+            tx.release_copy_job(id, &self.config().node_id).await?;
+            tx.commit().await?;
+            Ok::<_, DriveError>(())
+        };
+        match released.await {
+            Ok(()) => tracing::info!("copy stopped at a batch boundary and given back"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not give a copy back; it is taken over when its heartbeat is stale")
+            }
+        }
     }
 
     /// After a copy added many rows, lets PostgreSQL's planner know (walks of the tree otherwise
@@ -209,7 +305,7 @@ impl DriveService {
                 Ok(false) => tokio::task::yield_now().await,
                 Ok(true) => break,
                 Err(e) => {
-                    tracing::warn!(job = %id, error = %e, "could not drop a copy's working state");
+                    tracing::warn!(error = %e, "could not drop a copy's working state");
                     break;
                 }
             }
@@ -238,6 +334,7 @@ impl DriveService {
                 .await?;
             return Ok(Step::Done);
         }
+        let copied_before = job.copied_items;
         let step = match job.placeholder_id {
             None => self.start_job(&mut tx, &mut job, now).await?,
             Some(_) => self.copy_batch(&mut tx, &mut job, now).await?,
@@ -250,7 +347,10 @@ impl DriveService {
             None => match self.publish(&mut tx, &mut job, now).await? {
                 Ok(()) => {
                     tx.finish_copy_job(&job, now).await?;
-                    Step::Done
+                    Step::Finished {
+                        items: job.copied_items,
+                        accepted_at: job.created_at,
+                    }
                 }
                 Err((code, message, target)) => {
                     drop(tx);
@@ -260,6 +360,8 @@ impl DriveService {
             },
         };
         tx.commit().await?;
+        let copied = job.copied_items.saturating_sub(copied_before).max(0);
+        metrics::counter!("graphdrive_copy_items_total").increment(copied as u64);
         Ok(step)
     }
 
@@ -472,8 +574,7 @@ impl DriveService {
             .drive(&job.dest_drive)
             .await?
             .ok_or_else(|| DriveError::NotFound("drive".into()))?;
-        let used = tx.item(dest_drive.root_id).await?.map_or(0, |r| r.size);
-        if used + totals.size > dest_drive.quota_total {
+        if totals.size > crate::content::quota_room(tx, &dest_drive).await? {
             return Ok(Err((
                 "quotaLimitReached",
                 "Insufficient space available.".into(),
@@ -516,8 +617,16 @@ impl DriveService {
         job.error_target = target;
         tx.finish_copy_job(&job, now).await?;
         tx.commit().await?;
+        tracing::warn!(code, message, "copy failed");
+        metrics::counter!("graphdrive_copy_jobs_failed_total").increment(1);
         Ok(())
     }
+}
+
+/// How logs name a job: the first characters of its id, which is also the secret of its
+/// monitor URL and so never logged whole.
+pub(crate) fn log_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
 }
 
 fn writer(job: &CopyJobRecord, now: i64) -> CopyWriter<'_> {

@@ -2,6 +2,7 @@
 //! uploads and downloads. It speaks in domain types only: no HTTP, no JSON.
 
 pub mod access;
+pub mod admin;
 pub mod content;
 pub mod copy;
 pub mod drives;
@@ -13,6 +14,7 @@ pub mod jobs;
 pub mod maintenance;
 pub mod names;
 pub mod service;
+pub mod status;
 pub mod tokens;
 pub mod uploads;
 

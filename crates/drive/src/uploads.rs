@@ -96,6 +96,16 @@ impl DriveService {
         } else if at.path.is_empty() {
             return Err(not_found());
         }
+        // The session holds room for its whole file from the start, so that sessions never
+        // park more bytes than the quota leaves.
+        let replaced = match (&existing, conflict) {
+            (Some(e), ConflictBehavior::Replace) => e.size,
+            _ => 0,
+        };
+        let growth = req.file_size.unwrap_or(0) - replaced;
+        if growth > 0 && growth > crate::content::quota_room(&mut tx, &drive.record).await? {
+            return Err(DriveError::QuotaExceeded);
+        }
         let target = self
             .target_for_path(&mut tx, &drive, at, &caller.id, now)
             .await?;
@@ -181,6 +191,7 @@ impl DriveService {
             Err(StorageError::TooLarge(_)) => return Err(length_mismatch("more")),
             other => other?,
         };
+        metrics::counter!("graphdrive_upload_bytes_total").increment(len);
         if len != expected_len {
             let _ = self.blobs().remove_part(&object).await;
             return Err(length_mismatch(&len.to_string()));

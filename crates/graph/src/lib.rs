@@ -33,10 +33,23 @@ pub struct AppState {
 
 pub type SharedState = Arc<AppState>;
 
+/// The id of a request, put into its extensions by whoever logs it (a new one is made when no
+/// one did); the error envelope's `innerError` and the `request-id` header carry it.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// Put into a response's extensions: the kind of operation answered (`item`, `children`,
+/// `content`, `copy`, …), a short fixed name fit for a metrics label.
+#[derive(Clone, Copy, Debug)]
+pub struct RouteFamily(pub &'static str);
+
+/// Put into a response's extensions: the id of the authenticated caller.
+#[derive(Clone, Debug)]
+pub struct Principal(pub String);
+
 /// The whole HTTP surface.
 pub fn router(state: SharedState) -> Router {
     Router::new()
-        .route("/health", any(|| async { "ok" }))
         .route("/dl/{token}", any(handlers::content::download))
         .route("/upload/{session}", any(handlers::uploads::session_url))
         .route("/monitor/{job}", any(handlers::copy::monitor))
@@ -44,13 +57,19 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state)
         .layer(middleware::from_fn(drain_rejected_body))
         .layer(middleware::from_fn(request_context))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
 /// Gives every response its `request-id` (and echoes `client-request-id`), and writes the Graph
 /// error envelope for errors, whose `innerError` carries those ids.
-async fn request_context(req: Request, next: Next) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
+async fn request_context(mut req: Request, next: Next) -> Response {
+    let request_id = match req.extensions().get::<RequestId>() {
+        Some(id) => id.0.clone(),
+        None => {
+            let id = uuid::Uuid::new_v4().to_string();
+            req.extensions_mut().insert(RequestId(id.clone()));
+            id
+        }
+    };
     let client_request_id = req
         .headers()
         .get("client-request-id")

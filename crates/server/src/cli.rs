@@ -2,12 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
-use graphdrive_drive::{CallerKind, DriveConfig, DriveService};
-use graphdrive_storage::{BlobStore, MetadataStore};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use graphdrive_drive::DriveConfig;
 
-use crate::server;
+use crate::admin::{self, DriveCommand, GroupCommand, TokenArgs, UserCommand};
+use crate::{server, startup};
 
 #[derive(Parser)]
 #[command(
@@ -17,13 +16,25 @@ use crate::server;
 )]
 pub struct Cli {
     #[command(flatten)]
-    storage: StorageArgs,
+    pub storage: StorageArgs,
+    /// How logs (on stderr) are written: `text` for people, `json` for log shippers.
+    #[arg(long, global = true, env = "GRAPHDRIVE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Print what the user, group and drive commands show as JSON, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Args)]
-struct StorageArgs {
+pub struct StorageArgs {
     /// Where the embedded metadata database and file contents live.
     #[arg(
         long,
@@ -31,10 +42,10 @@ struct StorageArgs {
         env = "GRAPHDRIVE_DATA_DIR",
         default_value = "./graphdrive-data"
     )]
-    data_dir: PathBuf,
+    pub data_dir: PathBuf,
     /// Metadata database URL: `sqlite://PATH` or `postgres://…` (default: SQLite in the data dir).
     #[arg(long, global = true, env = "GRAPHDRIVE_METADATA")]
-    metadata: Option<String>,
+    pub metadata: Option<String>,
     /// Bytes of disk an upload must leave free, so that the database (and a delete, which frees
     /// space) still has room when uploads are refused with 507.
     #[arg(
@@ -43,7 +54,7 @@ struct StorageArgs {
         env = "GRAPHDRIVE_MIN_FREE_SPACE",
         default_value_t = 64 << 20
     )]
-    min_free_space: u64,
+    pub min_free_space: u64,
 }
 
 #[derive(Subcommand)]
@@ -56,6 +67,9 @@ enum Command {
     /// Manage groups.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Manage drives.
+    #[command(subcommand)]
+    Drive(DriveCommand),
     /// Print a bearer token (and nothing else).
     Token(TokenArgs),
 }
@@ -108,120 +122,47 @@ pub struct ServeArgs {
     #[arg(long, env = "GRAPHDRIVE_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
-}
-
-#[derive(Subcommand)]
-enum UserCommand {
-    /// Add a user.
-    Add {
-        name: String,
-        #[arg(long)]
-        display_name: Option<String>,
-    },
-}
-
-#[derive(Subcommand)]
-enum GroupCommand {
-    /// Add a group (or members to it); prints the group's id.
-    Add {
-        name: String,
-        #[arg(long = "member")]
-        members: Vec<String>,
-    },
-}
-
-#[derive(Args)]
-struct TokenArgs {
-    /// A user's delegated token.
-    #[arg(long, conflicts_with = "app", required_unless_present = "app")]
-    user: Option<String>,
-    /// An application's token (the application is made on first use).
-    #[arg(long)]
-    app: Option<String>,
-    /// A scope, e.g. Files.ReadWrite (repeat for more).
-    #[arg(long = "scope", required = true)]
-    scopes: Vec<String>,
-    /// Lifetime in seconds.
-    #[arg(long, default_value_t = 3600)]
-    ttl: i64,
+    /// Seconds a shutdown (SIGTERM, SIGINT) waits for requests in flight and for running copy
+    /// jobs to reach a batch boundary before it closes what is left.
+    #[arg(long, env = "GRAPHDRIVE_SHUTDOWN_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_timeout: u64,
 }
 
 impl Cli {
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
+    }
+
     pub async fn run(self) -> anyhow::Result<()> {
-        let config = match &self.command {
-            Command::Serve(args) => DriveConfig {
-                max_simple_upload: args.max_upload_size,
-                copy_batch_items: args.copy_batch_size,
-                copy_batch_pause_ms: args.copy_batch_pause_ms,
-                max_concurrent_copies: args.max_concurrent_copies.max(1),
-                blob_grace_millis: i64::try_from(args.blob_grace_secs.saturating_mul(1000))
-                    .unwrap_or(i64::MAX),
-                node_id: node_id(&self.storage.data_dir)?,
-                ..DriveConfig::default()
-            },
-            _ => DriveConfig::default(),
-        };
-        let service = open_service(&self.storage, config).await;
         match self.command {
-            Command::Serve(args) => server::serve(service?, args).await,
-            Command::User(UserCommand::Add { name, display_name }) => {
-                let user = service?.add_user(&name, display_name.as_deref()).await?;
-                println!("{}", user.id);
-                Ok(())
-            }
-            Command::Group(GroupCommand::Add { name, members }) => {
-                let group = service?.add_group(&name, &members).await?;
-                println!("{}", group.id);
-                Ok(())
-            }
-            Command::Token(t) => {
-                let (kind, name) = match (t.user, t.app) {
-                    (Some(u), _) => (CallerKind::User, u),
-                    (None, Some(a)) => (CallerKind::App, a),
-                    (None, None) => unreachable!("clap requires --user or --app"),
+            Command::Serve(args) => {
+                let _lock = startup::lock_data_dir(&self.storage.data_dir)?;
+                let config = DriveConfig {
+                    max_simple_upload: args.max_upload_size,
+                    copy_batch_items: args.copy_batch_size,
+                    copy_batch_pause_ms: args.copy_batch_pause_ms,
+                    max_concurrent_copies: args.max_concurrent_copies.max(1),
+                    blob_grace_millis: i64::try_from(args.blob_grace_secs.saturating_mul(1000))
+                        .unwrap_or(i64::MAX),
+                    node_id: startup::node_id(&self.storage.data_dir)?,
+                    ..DriveConfig::default()
                 };
-                println!(
-                    "{}",
-                    service?.issue_token(kind, &name, &t.scopes, t.ttl).await?
-                );
-                Ok(())
+                let service = startup::open_service(&self.storage, config, true).await?;
+                server::serve(service, args, &self.storage).await
+            }
+            command => {
+                let service =
+                    startup::open_service(&self.storage, DriveConfig::default(), false).await?;
+                let out = admin::Output { json: self.json };
+                match command {
+                    Command::User(c) => admin::user(&service, c, out).await,
+                    Command::Group(c) => admin::group(&service, c, out).await,
+                    Command::Drive(c) => admin::drive(&service, c, out).await,
+                    Command::Token(t) => admin::token(&service, t).await,
+                    Command::Serve(_) => unreachable!("handled above"),
+                }
             }
         }
     }
-}
-
-async fn open_service(storage: &StorageArgs, config: DriveConfig) -> anyhow::Result<DriveService> {
-    std::fs::create_dir_all(&storage.data_dir).with_context(|| {
-        format!(
-            "cannot create the data directory {}",
-            storage.data_dir.display()
-        )
-    })?;
-    let url = match &storage.metadata {
-        Some(url) => url.clone(),
-        None => format!(
-            "sqlite://{}?mode=rwc",
-            storage.data_dir.join("metadata.db").display()
-        ),
-    };
-    let store = MetadataStore::open(&url)
-        .await
-        .with_context(|| format!("cannot open the metadata store {url}"))?;
-    let blobs = BlobStore::local(&storage.data_dir.join("blobs"), storage.min_free_space)?;
-    Ok(DriveService::new(store, blobs, config).await?)
-}
-
-/// This node's name, kept in the data directory so that after a restart the node takes back its
-/// own unfinished copy jobs at once.
-fn node_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
-    std::fs::create_dir_all(data_dir)?;
-    let path = data_dir.join("node-id");
-    if let Ok(id) = std::fs::read_to_string(&path)
-        && !id.trim().is_empty()
-    {
-        return Ok(id.trim().to_string());
-    }
-    let id = graphdrive_drive::tokens::random_token(12);
-    std::fs::write(&path, &id)?;
-    Ok(id)
 }

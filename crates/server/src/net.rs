@@ -42,13 +42,13 @@ pub struct Limits {
 pub const BODY_RATE_GRACE: Duration = Duration::from_secs(5);
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets requests in flight finish
-/// (for [`Limits::shutdown_grace`] at most).
-pub async fn serve(
+/// (for [`Limits::shutdown_grace`] at most) and returns what `shutdown` gave.
+pub async fn serve<T>(
     listener: TcpListener,
     app: Router,
     limits: Limits,
-    shutdown: impl Future<Output = ()>,
-) {
+    shutdown: impl Future<Output = T>,
+) -> T {
     let app = app.layer(axum::middleware::map_request(move |req: Request| async move {
         req.map(|body| Body::new(GuardedBody::new(body, limits)))
     }));
@@ -58,10 +58,10 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
-    loop {
+    let stopped = loop {
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
-            _ = &mut shutdown => break,
+            stopped = &mut shutdown => break stopped,
         };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -73,7 +73,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            _ = &mut shutdown => break,
+            stopped = &mut shutdown => break stopped,
         };
         let _ = stream.set_nodelay(true);
         let conn =
@@ -85,15 +85,17 @@ pub async fn serve(
             }
             drop(slot);
         });
-    }
+    };
     drop(listener);
-    tracing::info!("stopped accepting connections; waiting for requests in flight");
     if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
         .await
         .is_err()
     {
-        tracing::warn!("requests still in flight at the end of the shutdown grace; closing them");
+        tracing::warn!("shutdown: requests still in flight at the timeout; closing them");
+    } else {
+        tracing::info!("shutdown: requests in flight finished");
     }
+    stopped
 }
 
 /// A request body that fails (as a client abort) when the client stalls, sending nothing for

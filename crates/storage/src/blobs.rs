@@ -127,6 +127,20 @@ impl BlobStore {
         })
     }
 
+    /// Where the bytes live, for the operator: `local:DIR`.
+    pub fn describe(&self) -> String {
+        match &self.local_root {
+            Some(root) => format!("local:{}", root.display()),
+            None => format!("{}:{}", self.op.info().scheme(), self.op.info().root()),
+        }
+    }
+
+    /// Answers when the store can be reached (its root can be listed).
+    pub async fn check(&self) -> Result<()> {
+        self.op.check().await?;
+        Ok(())
+    }
+
     fn live_name(&self, name: &str) -> LiveName {
         self.live
             .lock()

@@ -41,6 +41,27 @@ impl StorageError {
         }
     }
 
+    /// True when the database could not be reached (refused, timed out, a network error): a
+    /// fault that may pass, unlike a wrong URL or a missing database.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            StorageError::Database(
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)
+            )
+        )
+    }
+
+    /// True when PostgreSQL answered that the database in the URL does not exist.
+    pub fn is_missing_database(&self) -> bool {
+        match self {
+            StorageError::Database(sqlx::Error::Database(e)) => {
+                e.code().as_deref() == Some("3D000")
+            }
+            _ => false,
+        }
+    }
+
     /// True when the write failed for want of space: our own floor, SQLite's `SQLITE_FULL`,
     /// PostgreSQL's `disk_full`, or an I/O error `ENOSPC` anywhere in the chain of causes.
     pub fn is_storage_full(&self) -> bool {

@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use graphdrive_drive::names::ConflictBehavior;
 use graphdrive_drive::service::ItemRef;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -105,7 +106,13 @@ async fn serve_download(
     let body = if method == Method::HEAD || len == 0 {
         Body::empty()
     } else {
-        Body::from_stream(service.read_content(&grant, range.clone()).await?)
+        let bytes = metrics::counter!("graphdrive_download_bytes_total");
+        let stream = service.read_content(&grant, range.clone()).await?;
+        Body::from_stream(stream.inspect(move |chunk| {
+            if let Ok(c) = chunk {
+                bytes.increment(c.len() as u64);
+            }
+        }))
     };
     let mut res = Response::builder()
         .status(status)

@@ -15,10 +15,10 @@ use graphdrive_drive::{Caller, DriveError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::SharedState;
 use crate::address::{self, Action, Target};
 use crate::error::{GraphError, GraphResult};
 use crate::query::QueryOptions;
+use crate::{Principal, RouteFamily, SharedState};
 
 /// Largest JSON body accepted.
 const MAX_JSON_BODY: usize = 1 << 20;
@@ -46,10 +46,24 @@ pub(crate) async fn dispatch(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match route(state, method, uri, headers, body).await {
+    let mut seen = Seen::default();
+    let mut res = match route(state, method, uri, headers, body, &mut seen).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
+    };
+    res.extensions_mut()
+        .insert(RouteFamily(seen.family.unwrap_or("other")));
+    if let Some(id) = seen.principal {
+        res.extensions_mut().insert(Principal(id));
     }
+    res
+}
+
+/// What routing learnt of a request, for its log line and metrics, whatever the answer.
+#[derive(Default)]
+struct Seen {
+    family: Option<&'static str>,
+    principal: Option<String>,
 }
 
 async fn route(
@@ -58,12 +72,15 @@ async fn route(
     uri: Uri,
     headers: HeaderMap,
     body: Body,
+    seen: &mut Seen,
 ) -> GraphResult<Response> {
     let rest = address::strip_version(uri.path())
         .ok_or_else(|| GraphError::invalid_request("Invalid API version; use /v1.0 or /v2.0."))?;
     let token = bearer(&headers);
     let caller = state.service.keys().authenticate(token.as_deref())?;
+    seen.principal = Some(caller.id.clone());
     let addr = address::parse(rest)?;
+    seen.family = Some(family(&addr.target));
     let query = QueryOptions::parse(uri.query())?;
     let req = GraphRequest {
         state,
@@ -89,6 +106,20 @@ async fn route(
             (Action::CreateUploadSession, Method::POST) => uploads::create(req, at, body).await,
             (Action::Copy, Method::POST) => copy::copy(req, at, body).await,
             (action, _) => Err(GraphError::method_not_allowed(allowed_methods(action))),
+        },
+    }
+}
+
+/// The route family of an address, for logs and metrics.
+fn family(target: &Target) -> &'static str {
+    match target {
+        Target::Drive => "drive",
+        Target::Item { action, .. } => match action {
+            Action::None => "item",
+            Action::Children => "children",
+            Action::Content => "content",
+            Action::CreateUploadSession => "createUploadSession",
+            Action::Copy => "copy",
         },
     }
 }

@@ -55,23 +55,22 @@ impl Tx {
     }
 
     /// Forgets blobs that have had no reference since before `cutoff` (and that no running
-    /// copy's snapshot holds); returns their hashes so their bytes can be removed. The conditions
+    /// copy's snapshot holds); returns their hashes and sizes so their bytes can be removed. The conditions
     /// are checked again on the row itself, after any concurrent reference was taken.
     pub async fn take_unreferenced_blobs(
         &mut self,
         cutoff: i64,
         limit: i64,
-    ) -> Result<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
+    ) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
             "DELETE FROM blobs WHERE hash IN (SELECT b.hash FROM blobs b \
              WHERE b.refcount <= 0 AND b.zero_since < $1 \
              AND NOT EXISTS (SELECT 1 FROM copy_preserved p WHERE p.blob_hash = b.hash) LIMIT $2) \
-             AND refcount <= 0 AND zero_since < $1 RETURNING hash",
+             AND refcount <= 0 AND zero_since < $1 RETURNING hash, size",
         )
         .bind(cutoff)
         .bind(limit)
         .fetch_all(self.conn())
-        .await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
+        .await?)
     }
 }

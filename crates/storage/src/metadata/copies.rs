@@ -250,6 +250,17 @@ impl Tx {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Gives a job `owner` runs back, so that any runner (another node, or this one after a
+    /// restart) takes it up at once instead of waiting for its heartbeat to go stale.
+    pub async fn release_copy_job(&mut self, id: &str, owner: &str) -> Result<()> {
+        sqlx::query("UPDATE copy_jobs SET owner = NULL WHERE id = $1 AND owner = $2")
+            .bind(id)
+            .bind(owner)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// Renews `owner`'s hold on a running job for this transaction; false when the job is no
     /// longer running or another runner took it over. On PostgreSQL the job's row stays locked
     /// until the transaction ends, so no other runner can take it over meanwhile.

@@ -52,6 +52,10 @@ impl MetadataStore {
         } else {
             return Err(StorageError::UnsupportedUrl(url.to_string()));
         };
+        let url = match backend {
+            Backend::Sqlite => sqlite_url(url),
+            Backend::Postgres => url.to_string(),
+        };
         let options: AnyConnectOptions = url.parse()?;
         let pool = match backend {
             Backend::Sqlite => {
@@ -120,8 +124,34 @@ impl MetadataStore {
         }
     }
 
+    /// Answers when the database does: one query on a pooled connection.
+    pub async fn ping(&self) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT 1").execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// Connections the pool holds, and how many of them are in use.
+    pub fn pool_usage(&self) -> (u32, u32) {
+        let size = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(size);
+        (size, size.saturating_sub(idle))
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// A SQLite URL that creates the database file when it is missing (`mode=rwc`), unless the URL
+/// says otherwise: `sqlite://graphdrive.db` opens or makes `graphdrive.db`.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
     }
 }
 

@@ -50,6 +50,71 @@ impl Tx {
         Ok(())
     }
 
+    /// Returns false when the user was not a member.
+    pub async fn remove_group_member(&mut self, group_id: &str, user_id: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind(group_id)
+            .bind(user_id)
+            .execute(self.conn())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Every principal of a kind, by name.
+    pub async fn principals(&mut self, kind: &str) -> Result<Vec<PrincipalRecord>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM principals WHERE kind = $1 ORDER BY name")
+                .bind(kind)
+                .fetch_all(self.conn())
+                .await?,
+        )
+    }
+
+    /// The members of a group, by name.
+    pub async fn group_members(&mut self, group_id: &str) -> Result<Vec<PrincipalRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT p.* FROM group_members m JOIN principals p ON p.id = m.user_id \
+             WHERE m.group_id = $1 ORDER BY p.name",
+        )
+        .bind(group_id)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// The groups a user belongs to, by name.
+    pub async fn groups_of(&mut self, user_id: &str) -> Result<Vec<PrincipalRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT p.* FROM group_members m JOIN principals p ON p.id = m.group_id \
+             WHERE m.user_id = $1 ORDER BY p.name",
+        )
+        .bind(user_id)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Disables a principal (from `at`) or enables it again (`None`).
+    pub async fn set_principal_disabled(&mut self, id: &str, at: Option<i64>) -> Result<()> {
+        sqlx::query("UPDATE principals SET disabled_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(at)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a principal and its group memberships (its drive must be gone first).
+    pub async fn remove_principal(&mut self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM group_members WHERE user_id = $1 OR group_id = $1")
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        sqlx::query("DELETE FROM principals WHERE id = $1")
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     pub async fn is_group_member(&mut self, group_id: &str, user_id: &str) -> Result<bool> {
         let row: Option<(i64,)> =
             sqlx::query_as("SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2")

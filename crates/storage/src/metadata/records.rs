@@ -35,6 +35,14 @@ pub struct PrincipalRecord {
     pub name: String,
     pub display_name: String,
     pub created_at: i64,
+    /// When an operator disabled the principal; `None` while it is enabled.
+    pub disabled_at: Option<i64>,
+}
+
+impl PrincipalRecord {
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
+    }
 }
 
 #[derive(Clone, Debug, FromRow)]

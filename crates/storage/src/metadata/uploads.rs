@@ -26,6 +26,16 @@ impl Tx {
         Ok(())
     }
 
+    /// Upload sessions not yet expired, in every drive.
+    pub async fn open_upload_sessions(&mut self, now: i64) -> Result<i64> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM upload_sessions WHERE expires_at > $1")
+                .bind(now)
+                .fetch_one(self.conn())
+                .await?;
+        Ok(n)
+    }
+
     pub async fn upload_session(&mut self, id: &str) -> Result<Option<UploadSessionRecord>> {
         Ok(
             sqlx::query_as("SELECT * FROM upload_sessions WHERE id = $1")

@@ -71,7 +71,7 @@ impl DriveService {
         let mut user = find_principal(&mut tx, PrincipalKind::User, name)
             .await?
             .ok_or_else(|| no_such(PrincipalKind::User, name))?;
-        if user.is_disabled() != !enabled {
+        if user.is_disabled() == enabled {
             user.disabled_at = (!enabled).then(now_millis);
             tx.set_principal_disabled(&user.id, user.disabled_at)
                 .await?;

@@ -14,6 +14,7 @@ on_both_backends!(
     cancel_removes_everything_the_copy_made,
     failure_half_way_leaves_nothing_behind,
     kill_during_copy_then_restart_completes,
+    sigterm_during_copy_gives_it_back,
     copy_across_the_file_count_upgrade_recounts,
 );
 
@@ -396,6 +397,56 @@ async fn kill_during_copy_then_restart_completes(backend: Backend) {
         files + copied_files,
         "each file copied exactly once"
     );
+    server.assert_store_consistent().await;
+}
+
+/// SIGTERM during a copy: the process exits promptly (the batch in flight ends, the next does not
+/// start), the job is given back, and the next node to start (here with a new node id, so not
+/// the job's last owner) resumes it at once instead of waiting for its heartbeat to go stale.
+async fn sigterm_during_copy_gives_it_back(backend: Backend) {
+    let mut server = TestServer::start_opts(
+        backend,
+        common::Options {
+            serve_args: &["--copy-batch-size", "15", "--copy-batch-pause-ms", "100"],
+            env: &[("GRAPHDRIVE_LOG", "info")],
+            log_to_file: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let api = server.new_user("alice");
+    leaf_folder(&api, "leaf", 40).await;
+    grow(&api, "src", "leaf", 8).await;
+    let before = walk(&api, "src").await;
+
+    let monitor = start_copy(&api, "/me/drive/root:/src:", json!({ "name": "moved" })).await;
+    let running = wait_until_running(&monitor).await;
+    let took = server.terminate();
+    assert!(took < Duration::from_secs(10), "shutdown took {took:?}");
+    let log = server.log();
+    for step in [
+        "shutdown: SIGTERM received",
+        "copy stopped at a batch boundary and given back",
+        "shutdown: copy jobs stopped and given back",
+        "shutdown: done",
+    ] {
+        assert!(log.contains(step), "no {step:?} in the log:\n{log}");
+    }
+    std::fs::remove_file(server.data_dir.path().join("node-id")).unwrap();
+    let restarted = Instant::now();
+    server.restart();
+    let s = wait(&monitor).await;
+    assert_eq!(s["status"], "completed", "{s}");
+    assert!(s["percentageComplete"].as_f64() >= running["percentageComplete"].as_f64());
+    // The whole copy is 329 items in batches of 15, 100 ms apart: about 2 s of work in all. A
+    // job left to go stale would wait 15 s before anyone took it.
+    assert!(
+        restarted.elapsed() < Duration::from_secs(12),
+        "the job was not resumed at once: {:?}",
+        restarted.elapsed()
+    );
+    let api = server.client(api.token.as_deref().unwrap());
+    assert_eq!(walk(&api, "moved").await, before);
     server.assert_store_consistent().await;
 }
 

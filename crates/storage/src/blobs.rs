@@ -135,8 +135,20 @@ impl BlobStore {
         }
     }
 
-    /// Answers when the store can be reached (its root can be listed).
+    /// Answers when the store can be reached: a stat of its root finds a directory.
     pub async fn check(&self) -> Result<()> {
+        if let Some(root) = &self.local_root {
+            let meta = tokio::fs::metadata(root).await.map_err(|e| {
+                StorageError::BlobStoreUnavailable(format!("{}: {e}", root.display()))
+            })?;
+            if !meta.is_dir() {
+                return Err(StorageError::BlobStoreUnavailable(format!(
+                    "{} is not a directory",
+                    root.display()
+                )));
+            }
+            return Ok(());
+        }
         self.op.check().await?;
         Ok(())
     }

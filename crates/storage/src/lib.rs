@@ -18,6 +18,8 @@ pub enum StorageError {
     Blob(#[from] opendal::Error),
     #[error("unsupported metadata URL `{0}` (expected sqlite:… or postgres://…)")]
     UnsupportedUrl(String),
+    #[error("the blob store cannot be used: {0}")]
+    BlobStoreUnavailable(String),
     #[error("upload stream failed: {0}")]
     Stream(String),
     /// The request body broke off (the client went away or stalled, or sent less than it

@@ -229,6 +229,29 @@ impl TestServer {
         }
     }
 
+    /// Stops the server with SIGTERM, as an operator does; returns how long it took to exit
+    /// (it must exit, and successfully, within a minute).
+    pub fn terminate(&mut self) -> std::time::Duration {
+        let mut child = self.child.take().expect("the server runs");
+        let started = std::time::Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for the server") {
+                assert!(status.success(), "the server exited with {status}");
+                return started.elapsed();
+            }
+            if started.elapsed() > std::time::Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("the server did not exit within a minute of SIGTERM");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Where the server's log goes with [`Options::log_to_file`].
     pub fn log_path(&self) -> std::path::PathBuf {
         self.data_dir.path().join("server.log")

@@ -75,6 +75,12 @@ impl MetadataStore {
                     .await?
             }
             Backend::Postgres => {
+                // One connection first: the pool retries a refused connection until its acquire
+                // timeout, while this reports it (or a missing database) at once.
+                sqlx::AnyConnection::connect_with(&options)
+                    .await?
+                    .close()
+                    .await?;
                 pool_options()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(30))

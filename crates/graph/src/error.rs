@@ -14,7 +14,7 @@ pub struct GraphError {
     /// A more specific code, nested in `innerError`.
     pub inner_code: Option<&'static str>,
     /// The methods a resource takes, sent in `Allow` with a 405.
-    pub allow: Option<&'static str>,
+    pub allow: Option<String>,
 }
 
 impl GraphError {
@@ -46,9 +46,9 @@ impl GraphError {
     }
 
     /// A method the resource does not take; `allow` lists those it does (`"GET, HEAD"`).
-    pub fn method_not_allowed(allow: &'static str) -> Self {
+    pub fn method_not_allowed(allow: impl Into<String>) -> Self {
         Self {
-            allow: Some(allow),
+            allow: Some(allow.into()),
             ..Self::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "notAllowed",
@@ -123,9 +123,12 @@ impl From<DriveError> for GraphError {
 impl IntoResponse for GraphError {
     fn into_response(self) -> Response {
         let mut res = self.status.into_response();
-        if let Some(allow) = self.allow {
-            res.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        if let Some(allow) = self
+            .allow
+            .as_deref()
+            .and_then(|a| HeaderValue::from_str(a).ok())
+        {
+            res.headers_mut().insert(header::ALLOW, allow);
         }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(

@@ -5,6 +5,7 @@ pub mod address;
 pub mod error;
 mod handlers;
 pub mod json;
+pub mod openapi;
 pub mod query;
 
 use std::sync::Arc;
@@ -50,6 +51,7 @@ pub struct Principal(pub String);
 /// The whole HTTP surface.
 pub fn router(state: SharedState) -> Router {
     Router::new()
+        .route("/openapi.json", axum::routing::get(openapi_document))
         .route("/dl/{token}", any(handlers::content::download))
         .route("/upload/{session}", any(handlers::uploads::session_url))
         .route("/monitor/{job}", any(handlers::copy::monitor))
@@ -57,6 +59,15 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state)
         .layer(middleware::from_fn(drain_rejected_body))
         .layer(middleware::from_fn(request_context))
+}
+
+async fn openapi_document() -> Response {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = DOCUMENT.get_or_init(|| openapi::document().to_string());
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.as_str()))
+        .expect("a static response")
 }
 
 /// Gives every response its `request-id` (and echoes `client-request-id`), and writes the Graph

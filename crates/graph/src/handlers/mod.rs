@@ -124,14 +124,24 @@ fn family(target: &Target) -> &'static str {
     }
 }
 
-/// The methods an item resource takes, for the `Allow` header of a 405.
-fn allowed_methods(action: Action) -> &'static str {
+/// The methods (lower case, as OpenAPI names them) an item resource takes: what [`route`]
+/// dispatches, the `Allow` header of a 405, and the operations of the OpenAPI document.
+pub(crate) fn item_operations(action: Action) -> &'static [&'static str] {
     match action {
-        Action::None => "GET, HEAD, PATCH, DELETE",
-        Action::Children => "GET, HEAD, POST",
-        Action::Content => "GET, HEAD, PUT",
-        Action::CreateUploadSession | Action::Copy => "POST",
+        Action::None => &["get", "head", "patch", "delete"],
+        Action::Children => &["get", "head", "post"],
+        Action::Content => &["get", "head", "put"],
+        Action::CreateUploadSession | Action::Copy => &["post"],
     }
+}
+
+/// The methods an item resource takes, for the `Allow` header of a 405.
+fn allowed_methods(action: Action) -> String {
+    item_operations(action)
+        .iter()
+        .map(|m| m.to_ascii_uppercase())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The token of an `Authorization: Bearer …` header.

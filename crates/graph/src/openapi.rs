@@ -143,13 +143,22 @@ fn drive_path(params: &[Value]) -> Value {
     json!({ "parameters": params, "get": get.clone(), "head": head_of(get) })
 }
 
-/// A `HEAD` answers as its `GET` without a body.
+/// A `HEAD` answers as its `GET`, without a body.
 fn head_of(mut get: Value) -> Value {
     get["summary"] = json!(format!(
         "{} (headers only)",
         get["summary"].as_str().unwrap_or("")
     ));
-    get["responses"] = responses(&[("200", empty("As GET, without a body."))]);
+    if let Some(responses) = get["responses"].as_object_mut() {
+        for (status, r) in responses.iter_mut() {
+            if let Some(r) = r.as_object_mut() {
+                r.remove("content");
+            }
+            if status == "default" {
+                *r = empty("An error (its envelope is not sent).");
+            }
+        }
+    }
     get
 }
 
@@ -367,7 +376,7 @@ fn components() -> Value {
                     "code": string, "message": string,
                     "innerError": { "type": "object", "required": ["request-id", "date"], "properties": {
                         "request-id": string, "client-request-id": string, "date": string, "code": string } } } } } },
-            "DriveItem": { "type": "object", "required": ["id", "name", "eTag", "cTag", "size", "parentReference"], "properties": {
+            "DriveItem": { "type": "object", "description": "With $select, only the properties selected.", "properties": {
                 "id": string, "name": string, "eTag": string, "cTag": string,
                 "size": { "type": "integer", "minimum": 0 },
                 "createdDateTime": { "type": "string", "format": "date-time" },

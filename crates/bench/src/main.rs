@@ -5,6 +5,7 @@
 
 mod baseline;
 mod graph;
+mod observe;
 mod peers;
 mod probe;
 mod report;
@@ -33,6 +34,8 @@ struct Cli {
 enum Cmd {
     /// The copy benchmark.
     Copy(CopyArgs),
+    /// What metrics and the request log cost: GET item requests/s with and without them.
+    Observe,
 }
 
 #[derive(clap::Args)]
@@ -101,7 +104,17 @@ pub struct Results {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Cmd::Copy(args) = Cli::parse().command;
+    let args = match Cli::parse().command {
+        Cmd::Copy(args) => args,
+        Cmd::Observe => {
+            let work = tempfile::Builder::new()
+                .prefix("graphdrive-bench")
+                .tempdir_in(".")?;
+            let setups = observe::run(work.path()).await?;
+            println!("{}", observe::table(&setups));
+            return Ok(());
+        }
+    };
     let levels = args
         .sizes
         .iter()

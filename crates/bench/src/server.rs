@@ -32,6 +32,18 @@ fn graphdrive_binary() -> anyhow::Result<PathBuf> {
 
 impl Server {
     pub fn start(data_dir: &Path, metadata: &str, extra: &[&str]) -> anyhow::Result<Self> {
+        let log = std::env::var("GRAPHDRIVE_BENCH_LOG").unwrap_or_else(|_| "warn".into());
+        Self::start_logged(data_dir, metadata, extra, &log, None)
+    }
+
+    /// As [`Server::start`], with the server's log filter, and its log (stderr) in `log_file`.
+    pub fn start_logged(
+        data_dir: &Path,
+        metadata: &str,
+        extra: &[&str],
+        log: &str,
+        log_file: Option<&Path>,
+    ) -> anyhow::Result<Self> {
         let bin = graphdrive_binary()?;
         let common = |cmd: &mut Command| {
             cmd.args([
@@ -40,10 +52,7 @@ impl Server {
                 "--metadata",
                 metadata,
             ])
-            .env(
-                "GRAPHDRIVE_LOG",
-                std::env::var("GRAPHDRIVE_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
-            );
+            .env("GRAPHDRIVE_LOG", log);
         };
         let mut add = Command::new(&bin);
         common(&mut add);
@@ -67,6 +76,9 @@ impl Server {
         let token = String::from_utf8(out.stdout)?.trim().to_string();
         let mut serve = Command::new(&bin);
         common(&mut serve);
+        if let Some(file) = log_file {
+            serve.stderr(std::fs::File::create(file)?);
+        }
         let mut child = serve
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)

@@ -90,7 +90,7 @@ pub async fn request_rates(server: &Server, backend: &str) -> anyhow::Result<Req
     })
 }
 
-fn wrk(url: &str, token: &str) -> anyhow::Result<LoadResult> {
+pub(crate) fn wrk(url: &str, token: &str) -> anyhow::Result<LoadResult> {
     let out = Command::new("wrk")
         .args([
             "-t2",
@@ -208,7 +208,7 @@ fn curl(args: &[&str], file: &Path, url: &str) -> anyhow::Result<Duration> {
     Ok(took)
 }
 
-fn ensure_tool(bin: &str, package: &str) -> anyhow::Result<()> {
+pub(crate) fn ensure_tool(bin: &str, package: &str) -> anyhow::Result<()> {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {bin}")])
         .output()

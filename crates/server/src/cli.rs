@@ -127,6 +127,9 @@ pub struct ServeArgs {
     #[arg(long, env = "GRAPHDRIVE_SHUTDOWN_TIMEOUT", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_timeout: u64,
+    /// Keep no metrics and serve no `/metrics` (to measure what they cost).
+    #[arg(long, env = "GRAPHDRIVE_NO_METRICS")]
+    pub no_metrics: bool,
 }
 
 impl Cli {

@@ -19,7 +19,8 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 pub struct Ops {
     pub service: DriveService,
-    pub metrics: PrometheusHandle,
+    /// `None` with `--no-metrics`.
+    pub metrics: Option<PrometheusHandle>,
 }
 
 /// Installs the process's metrics recorder (once) and describes every metric.
@@ -103,12 +104,15 @@ fn describe() {
 }
 
 pub fn router(ops: Arc<Ops>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/health", get(live))
         .route("/health/live", get(live))
-        .route("/health/ready", get(ready))
-        .route("/metrics", get(metrics))
-        .with_state(ops)
+        .route("/health/ready", get(ready));
+    match ops.metrics {
+        Some(_) => router.route("/metrics", get(metrics)),
+        None => router,
+    }
+    .with_state(ops)
 }
 
 /// The process answers.
@@ -176,7 +180,7 @@ async fn metrics(State(ops): State<Arc<Ops>>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        ops.metrics.render(),
+        ops.metrics.as_ref().map(|m| m.render()).unwrap_or_default(),
     )
         .into_response()
 }

@@ -18,7 +18,10 @@ pub async fn serve(
     args: ServeArgs,
     storage: &StorageArgs,
 ) -> anyhow::Result<()> {
-    let metrics = ops::install_metrics().context("cannot set up metrics")?;
+    let metrics = match args.no_metrics {
+        true => None,
+        false => Some(ops::install_metrics().context("cannot set up metrics")?),
+    };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -34,7 +37,9 @@ pub async fn serve(
         Duration::from_millis(args.upkeep_interval_ms),
         must_exit.clone(),
     ));
-    tokio::spawn(metrics_upkeep(metrics.clone(), must_exit));
+    if let Some(handle) = &metrics {
+        tokio::spawn(metrics_upkeep(handle.clone(), must_exit));
+    }
     service.start_copy_runner();
     let app = graphdrive_graph::router(Arc::new(AppState {
         service: service.clone(),

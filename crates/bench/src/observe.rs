@@ -1,0 +1,95 @@
+//! `graphdrive-bench observe`: what metrics and the request log cost. `GET` item requests/s
+//! under `wrk` on three servers of the same build and data, in alternating rounds: metrics off
+//! and logs at `warn` (the baseline), metrics on (the default), and metrics on with the request
+//! log at `info` written to a file (the default an operator runs).
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::graph::Client;
+use crate::server::Server;
+use crate::serving::{LoadResult, ensure_tool, wrk};
+
+/// One server setup and what `wrk` measured on it, round by round.
+pub struct Setup {
+    pub name: &'static str,
+    pub rounds: Vec<LoadResult>,
+}
+
+const ROUNDS: usize = 3;
+
+pub async fn run(work: &Path) -> anyhow::Result<Vec<Setup>> {
+    ensure_tool("wrk", "wrk")?;
+    let setups: [(&str, &[&str], &str, bool); 3] = [
+        (
+            "metrics off, log warn (baseline)",
+            &["--no-metrics"],
+            "warn",
+            false,
+        ),
+        ("metrics on, log warn", &[], "warn", false),
+        ("metrics on, request log at info", &[], "info", true),
+    ];
+    let mut servers = vec![];
+    for (i, (name, args, log, to_file)) in setups.iter().enumerate() {
+        let dir = work.join(format!("observe-{i}"));
+        std::fs::create_dir_all(&dir)?;
+        let url = format!("sqlite://{}?mode=rwc", dir.join("metadata.db").display());
+        let log_file = to_file.then(|| dir.join("server.log"));
+        let server = Server::start_logged(&dir, &url, args, log, log_file.as_deref())?;
+        let c = Client::new(&server.url, &server.token);
+        let item = c.upload("probe.txt", b"probe".to_vec()).await?;
+        let id = item["id"].as_str().context("id")?.to_string();
+        let target = format!("{}/v1.0/me/drive/items/{id}", server.url);
+        servers.push((*name, server, target));
+    }
+    let mut results: Vec<Setup> = setups
+        .iter()
+        .map(|s| Setup {
+            name: s.0,
+            rounds: vec![],
+        })
+        .collect();
+    for round in 0..ROUNDS {
+        for (i, (name, server, target)) in servers.iter().enumerate() {
+            eprintln!("[observe] round {} of {ROUNDS}: {name}", round + 1);
+            results[i].rounds.push(wrk(target, &server.token)?);
+        }
+    }
+    Ok(results)
+}
+
+/// The median requests/s of a setup.
+pub fn median_rate(s: &Setup) -> f64 {
+    let mut r: Vec<f64> = s.rounds.iter().map(|l| l.requests_per_s).collect();
+    r.sort_by(f64::total_cmp);
+    r[r.len() / 2]
+}
+
+/// A Markdown table: each setup's median requests/s, p99, and its ratio to the baseline.
+pub fn table(setups: &[Setup]) -> String {
+    let base = median_rate(&setups[0]);
+    let mut out = String::from(
+        "| server | GET item requests/s (median of 3 × 10 s, 64 connections) | p99 ms | vs baseline |\n|---|---|---|---|\n",
+    );
+    for s in setups {
+        let rate = median_rate(s);
+        let p99 = s.rounds.iter().map(|l| l.p99_ms).fold(0.0, f64::max);
+        let errors: u64 = s.rounds.iter().map(|l| l.errors).sum();
+        out.push_str(&format!(
+            "| {} | {:.0}{} | {:.1} | {:.3} ({:+.1} %) |\n",
+            s.name,
+            rate,
+            if errors > 0 {
+                format!(" ({errors} errors)")
+            } else {
+                String::new()
+            },
+            p99,
+            rate / base,
+            (rate / base - 1.0) * 100.0
+        ));
+    }
+    out
+}

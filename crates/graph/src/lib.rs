@@ -3,6 +3,8 @@
 
 pub mod address;
 pub mod error;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 mod handlers;
 pub mod json;
 pub mod openapi;

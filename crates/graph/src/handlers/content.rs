@@ -137,14 +137,14 @@ async fn serve_download(
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum RangeRequest {
+pub(crate) enum RangeRequest {
     Whole,
     Part(Range<u64>),
     Unsatisfiable,
 }
 
 /// A single `bytes=` range; anything else (several ranges, other units) is served whole.
-fn parse_range(h: &str, size: u64) -> RangeRequest {
+pub(crate) fn parse_range(h: &str, size: u64) -> RangeRequest {
     let Some(spec) = h.trim().strip_prefix("bytes=") else {
         return RangeRequest::Whole;
     };

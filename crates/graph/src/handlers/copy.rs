@@ -18,7 +18,7 @@ use crate::json::time;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CopyBody {
+pub(crate) struct CopyBody {
     parent_reference: Option<ItemReference>,
     name: Option<String>,
     children_only: Option<bool>,
@@ -26,6 +26,15 @@ struct CopyBody {
     include_all_version_history: Option<bool>,
     #[serde(rename = "@microsoft.graph.conflictBehavior")]
     conflict: Option<String>,
+}
+
+#[cfg(fuzzing)]
+impl CopyBody {
+    /// What [`copy`] derives from the body before it calls the domain.
+    pub(crate) fn check(&self) {
+        let _ = (&self.name, self.children_only, &self.conflict);
+        let _ = self.parent_reference.as_ref().map(ItemReference::target);
+    }
 }
 
 /// `POST …/copy`: `202 Accepted` with the monitor URL in `Location`.

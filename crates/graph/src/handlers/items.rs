@@ -266,7 +266,7 @@ fn next_link(req: &GraphRequest, token: &str) -> String {
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct CreateFolderBody {
+pub(crate) struct CreateFolderBody {
     name: Option<String>,
     folder: Option<Value>,
     file: Option<Value>,
@@ -276,6 +276,21 @@ struct CreateFolderBody {
     legacy_conflict: Option<String>,
     #[serde(rename = "fileSystemInfo")]
     fs: Option<FileSystemInfo>,
+}
+
+#[cfg(fuzzing)]
+impl CreateFolderBody {
+    /// What [`create_folder`] derives from the body before it calls the domain.
+    pub(crate) fn check(&self) {
+        let _ = (
+            &self.name,
+            &self.folder,
+            &self.file,
+            &self.conflict,
+            &self.legacy_conflict,
+        );
+        let _ = self.fs.as_ref().map(FileSystemInfo::times);
+    }
 }
 
 /// `POST …/children`: creates a folder.
@@ -317,10 +332,20 @@ pub(super) async fn create_folder(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct UpdateBody {
+pub(crate) struct UpdateBody {
     name: Option<String>,
     parent_reference: Option<ItemReference>,
     file_system_info: Option<FileSystemInfo>,
+}
+
+#[cfg(fuzzing)]
+impl UpdateBody {
+    /// What [`update`] derives from the body before it calls the domain.
+    pub(crate) fn check(&self) {
+        let _ = &self.name;
+        let _ = self.parent_reference.as_ref().map(ItemReference::target);
+        let _ = self.file_system_info.as_ref().map(FileSystemInfo::times);
+    }
 }
 
 /// `PATCH …/items/{id}`: renames, moves, or sets `fileSystemInfo`.

@@ -3,7 +3,7 @@
 pub mod content;
 pub mod copy;
 mod drive;
-mod items;
+pub(crate) mod items;
 pub mod uploads;
 
 use axum::body::Body;

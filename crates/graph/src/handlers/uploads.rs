@@ -16,7 +16,7 @@ use crate::error::{GraphError, GraphResult};
 use crate::json;
 
 #[derive(Debug, Default, Deserialize)]
-struct CreateSessionBody {
+pub(crate) struct CreateSessionBody {
     item: Option<SessionItem>,
 }
 
@@ -28,6 +28,17 @@ struct SessionItem {
     name: Option<String>,
     file_size: Option<i64>,
     file_system_info: Option<FileSystemInfo>,
+}
+
+#[cfg(fuzzing)]
+impl CreateSessionBody {
+    /// What [`create`] derives from the body before it calls the domain.
+    pub(crate) fn check(&self) {
+        if let Some(item) = &self.item {
+            let _ = (&item.conflict, &item.name, item.file_size);
+            let _ = item.file_system_info.as_ref().map(FileSystemInfo::times);
+        }
+    }
 }
 
 /// `POST …/createUploadSession`
@@ -139,7 +150,7 @@ async fn put_fragment(
 }
 
 /// `bytes start-end/total`
-fn parse_content_range(h: &str) -> Option<FragmentRange> {
+pub(crate) fn parse_content_range(h: &str) -> Option<FragmentRange> {
     let spec = h.trim().strip_prefix("bytes")?.trim_start();
     let (range, total) = spec.split_once('/')?;
     let (start, end) = range.split_once('-')?;

@@ -93,3 +93,43 @@ pub fn table(setups: &[Setup]) -> String {
     }
     out
 }
+
+const BEGIN: &str = "<!-- observe -->";
+const END: &str = "<!-- /observe -->";
+
+/// Puts this run's section into the report (replacing the last one), with its command and commit.
+pub fn write(report: &Path, setups: &[Setup], machine: &str, commit: &str) -> anyhow::Result<()> {
+    let section = format!(
+        "{BEGIN}\n## What metrics and the request log cost\n\n\
+         Produced by `cargo run --release -p graphdrive-bench -- observe` on {}; commit {commit}. \
+         Three servers of one build with the same data (SQLite), measured in alternating rounds \
+         with `wrk` on `GET` item; the baseline keeps no metrics (`--no-metrics`) and logs at \
+         `warn`. {machine}\n\n{}{END}\n",
+        crate::report::command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        table(setups)
+    );
+    let old = std::fs::read_to_string(report).unwrap_or_default();
+    std::fs::write(report, with_section(&old, &section))?;
+    Ok(())
+}
+
+/// `text` with its observe section replaced by `section` (or `section` appended).
+pub fn with_section(text: &str, section: &str) -> String {
+    match (text.find(BEGIN), text.find(END)) {
+        (Some(a), Some(b)) if a < b => {
+            format!(
+                "{}{section}{}",
+                &text[..a],
+                text[b + END.len()..].trim_start_matches('\n')
+            )
+        }
+        _ => format!("{}\n{section}", text.trim_end()),
+    }
+}
+
+/// The observe section of a report, to keep when the rest is written again.
+pub fn section_of(text: &str) -> Option<&str> {
+    let a = text.find(BEGIN)?;
+    let b = text.find(END)?;
+    (a < b).then(|| &text[a..b + END.len()])
+}

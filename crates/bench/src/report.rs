@@ -26,7 +26,7 @@ pub async fn drop_postgres_database(admin: &str, name: &str) -> anyhow::Result<(
     Ok(())
 }
 
-fn command_output(cmd: &str, args: &[&str]) -> String {
+pub fn command_output(cmd: &str, args: &[&str]) -> String {
     Command::new(cmd)
         .args(args)
         .output()
@@ -34,7 +34,7 @@ fn command_output(cmd: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-fn machine() -> String {
+pub fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
         .lines()
@@ -159,6 +159,14 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
     std::fs::write(&json_path, serde_json::to_string_pretty(r)?)?;
     if chart(&json_path, &out.with_file_name("docs/copy-bench.png")) {
         writeln!(md, "\n![items vs seconds](docs/copy-bench.png)")?;
+    }
+    // The observe section is written by its own command; it stays until that runs again.
+    if let Some(kept) = std::fs::read_to_string(out)
+        .ok()
+        .as_deref()
+        .and_then(crate::observe::section_of)
+    {
+        md = crate::observe::with_section(&md, kept);
     }
     std::fs::write(out, md)?;
     Ok(())

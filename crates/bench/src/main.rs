@@ -111,12 +111,10 @@ async fn main() -> anyhow::Result<()> {
                 .prefix("graphdrive-bench")
                 .tempdir_in(".")?;
             let setups = observe::run(work.path()).await?;
-            let commit = report::command_output("git", &["rev-parse", "--short", "HEAD"]);
             observe::write(
                 std::path::Path::new("BENCHMARKS.md"),
                 &setups,
                 &format!("Machine: {}.", report::machine()),
-                &commit,
             )?;
             println!("{}", observe::table(&setups));
             return Ok(());

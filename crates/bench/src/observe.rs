@@ -97,11 +97,12 @@ pub fn table(setups: &[Setup]) -> String {
 const BEGIN: &str = "<!-- observe -->";
 const END: &str = "<!-- /observe -->";
 
-/// Puts this run's section into the report (replacing the last one), with its command and commit.
-pub fn write(report: &Path, setups: &[Setup], machine: &str, commit: &str) -> anyhow::Result<()> {
+/// Puts this run's section into the report (replacing the last one), with its command and the
+/// machine (which names the commit).
+pub fn write(report: &Path, setups: &[Setup], machine: &str) -> anyhow::Result<()> {
     let section = format!(
         "{BEGIN}\n## What metrics and the request log cost\n\n\
-         Produced by `cargo run --release -p graphdrive-bench -- observe` on {}; commit {commit}. \
+         Produced by `cargo run --release -p graphdrive-bench -- observe` on {}. \
          Three servers of one build with the same data (SQLite), measured in alternating rounds \
          with `wrk` on `GET` item; the baseline keeps no metrics (`--no-metrics`) and logs at \
          `warn`. {machine}\n\n{}{END}\n",

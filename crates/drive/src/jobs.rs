@@ -119,7 +119,10 @@ impl DriveService {
         runner.must_exit.send_replace(true);
         let drained = tokio::time::timeout(wait, async {
             loop {
+                // Registered before the check, so that a job ending in between is not missed.
                 let ended = runner.ended.notified();
+                tokio::pin!(ended);
+                ended.as_mut().enable();
                 if runner.running().is_empty() {
                     return;
                 }

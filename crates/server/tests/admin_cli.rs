@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{Api, Backend, TestServer, put_fragment};
+use common::{Backend, TestServer, put_fragment};
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -222,26 +220,12 @@ async fn quota_counts_uploads_sessions_and_copies(backend: Backend) {
         .expect(202)
         .header("location")
         .unwrap();
-    wait_for(&monitor).await;
+    assert_eq!(common::wait_for_copy(&monitor).await["status"], "completed");
     let err = cli_fails(&server, &["drive", "quota", "set", "alice", "lots"]);
     assert!(err.contains("not a size"), "{err}");
     let err = cli_fails(&server, &["drive", "quota", "set", "nobody", "1GB"]);
     assert!(err.contains("no user or group \"nobody\""), "{err}");
     server.assert_store_consistent().await;
-}
-
-async fn wait_for(monitor: &str) {
-    let anon = Api::new("http://unused", None);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let s = anon.get(monitor).await.json();
-        if s["status"] == "completed" {
-            return;
-        }
-        assert_ne!(s["status"], "failed", "{s}");
-        assert!(Instant::now() < deadline, "copy did not finish: {s}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn token_scopes_are_checked(backend: Backend) {

@@ -24,18 +24,9 @@ async fn start_copy(api: &Api, source: &str, body: Value) -> String {
     r.header("location").expect("Location")
 }
 
-/// Polls a monitor (without a token) until the job ends; returns its last status.
+/// Polls a monitor until the job ends; returns its last status.
 async fn wait(monitor: &str) -> Value {
-    let anon = Api::new("http://unused", None);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let s = anon.get(monitor).await.json();
-        if s["status"] == "completed" || s["status"] == "failed" {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "copy did not finish: {s}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::wait_for_copy(monitor).await
 }
 
 /// Polls until the job has made some progress but is not finished.

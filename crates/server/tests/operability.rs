@@ -47,20 +47,6 @@ async fn log_with(server: &TestServer, needle: &str) -> String {
     }
 }
 
-/// Waits for a copy to end.
-async fn copy_done(monitor: &str) -> Value {
-    let anon = Api::new("http://unused", None);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let s = anon.get(monitor).await.json();
-        if s["status"] == "completed" || s["status"] == "failed" {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "copy did not finish: {s}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// One line per request with its id, the client's id, the route, status and principal; the
 /// secrets of download and upload URLs never appear; the start-up line says what runs where;
 /// copies log their start and end; no colour codes go to a file.
@@ -130,7 +116,7 @@ async fn request_log_lines(backend: Backend) {
         .expect(202)
         .header("location")
         .unwrap();
-    assert_eq!(copy_done(&monitor).await["status"], "completed");
+    assert_eq!(common::wait_for_copy(&monitor).await["status"], "completed");
     let log = log_with(&server, "copy finished").await;
     assert!(log.contains("copy accepted"), "{log}");
     let job = monitor.rsplit('/').next().unwrap();
@@ -296,7 +282,7 @@ async fn metrics_count_what_happened(backend: Backend) {
         .expect(202)
         .header("location")
         .unwrap();
-    assert_eq!(copy_done(&monitor).await["status"], "completed");
+    assert_eq!(common::wait_for_copy(&monitor).await["status"], "completed");
 
     let m = scrape(&server).await;
     let req = |route: &str, method: &str, status: u16| {

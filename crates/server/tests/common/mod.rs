@@ -612,6 +612,23 @@ pub async fn put_fragment(client: &Api, url: &str, bytes: &[u8], start: usize, e
         .await
 }
 
+/// Polls a copy's monitor (without a token) until the job ends; returns its last status.
+pub async fn wait_for_copy(monitor: &str) -> Value {
+    let anon = Api::new("http://unused", None);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let s = anon.get(monitor).await.json();
+        if s["status"] == "completed" || s["status"] == "failed" {
+            return s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "copy did not finish: {s}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// GET that must answer 200; returns the JSON.
 pub async fn get_ok(api: &Api, path: &str) -> Value {
     let r = api.get(path).await;

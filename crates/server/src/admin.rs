@@ -135,11 +135,7 @@ impl Output {
             return;
         }
         let (used, quota, files) = usage_cells(r.drive.as_ref());
-        let related = if r.principal.kind == "group" {
-            "members"
-        } else {
-            "groups"
-        };
+        let related = related_label(r);
         let mut rows: Vec<Vec<String>> = [
             ["name", &r.principal.name],
             ["id", &r.principal.id],
@@ -294,6 +290,15 @@ fn state(r: &PrincipalSummary) -> &'static str {
     }
 }
 
+/// What [`PrincipalSummary::related`] names: a group's members, or a user's groups.
+fn related_label(r: &PrincipalSummary) -> &'static str {
+    if r.principal.kind == "group" {
+        "members"
+    } else {
+        "groups"
+    }
+}
+
 fn usage_cells(d: Option<&DriveUsage>) -> (String, String, String) {
     match d {
         Some(d) => (
@@ -306,11 +311,7 @@ fn usage_cells(d: Option<&DriveUsage>) -> (String, String, String) {
 }
 
 fn summary_json(r: &PrincipalSummary) -> Value {
-    let related = if r.principal.kind == "group" {
-        "members"
-    } else {
-        "groups"
-    };
+    let related = related_label(r);
     let mut v = json!({
         "id": r.principal.id,
         "name": r.principal.name,

@@ -17,6 +17,8 @@ pub struct Caller {
     pub kind: CallerKind,
     pub display_name: String,
     pub scopes: Scopes,
+    /// The application the token was issued to (`azp`), when the token says.
+    pub client_id: Option<String>,
 }
 
 /// What a token's scopes grant. `*.ReadWrite*` implies read. `.All` widens reach only for

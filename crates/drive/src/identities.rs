@@ -2,9 +2,10 @@
 
 use graphdrive_storage::metadata::{PrincipalKind, PrincipalRecord};
 
-use crate::access::{Caller, CallerKind, Scopes};
+use crate::access::CallerKind;
 use crate::error::{DriveError, Result};
 use crate::service::{DriveService, now_millis};
+use crate::signin::tokens::Subject;
 
 impl DriveService {
     /// Adds a user; fails if the name is taken.
@@ -44,7 +45,7 @@ impl DriveService {
         Ok(group)
     }
 
-    async fn add_principal(
+    pub(crate) async fn add_principal(
         &self,
         kind: PrincipalKind,
         name: &str,
@@ -117,14 +118,22 @@ impl DriveService {
                 principal.kind
             )));
         }
-        let caller = Caller {
-            id: principal.id,
-            kind,
-            display_name: principal.display_name,
-            scopes: Scopes::parse(&scopes.join(" ")),
-        };
-        self.keys()
-            .issue_access(&caller, scopes, now_millis() / 1000, ttl_secs)
+        let canonical: Vec<String> = scopes
+            .iter()
+            .filter_map(|s| crate::access::known_scope(s))
+            .map(str::to_string)
+            .collect();
+        // The CLI stands in for a client of its own: its tokens name no app.
+        match kind {
+            CallerKind::User => {
+                self.sign_access(Subject::User(&principal), "", &canonical, &[], ttl_secs)
+                    .await
+            }
+            CallerKind::App => {
+                self.sign_access(Subject::App(&principal), "", &[], &canonical, ttl_secs)
+                    .await
+            }
+        }
     }
 }
 
@@ -143,7 +152,7 @@ pub(crate) async fn find_principal(
     Ok(tx.principal_by_name(kind.as_str(), id_or_name).await?)
 }
 
-fn new_principal(kind: PrincipalKind, name: &str, display: &str) -> PrincipalRecord {
+pub(crate) fn new_principal(kind: PrincipalKind, name: &str, display: &str) -> PrincipalRecord {
     PrincipalRecord {
         id: uuid::Uuid::new_v4().to_string(),
         kind: kind.as_str().to_string(),
@@ -154,13 +163,16 @@ fn new_principal(kind: PrincipalKind, name: &str, display: &str) -> PrincipalRec
     }
 }
 
-fn validate_principal_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
+pub(crate) fn valid_principal_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 256
         && name
             .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if ok {
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+}
+
+fn validate_principal_name(name: &str) -> Result<()> {
+    if valid_principal_name(name) {
         Ok(())
     } else {
         Err(DriveError::InvalidRequest(format!(

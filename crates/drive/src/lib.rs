@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod maintenance;
 pub mod names;
 pub mod service;
+pub mod signin;
 pub mod status;
 pub mod tokens;
 pub mod uploads;

@@ -33,6 +33,7 @@ pub struct DriveConfig {
     pub max_concurrent_copies: usize,
     /// How long content no item references is kept before upkeep removes its bytes.
     pub blob_grace_millis: i64,
+    pub sign_in: crate::signin::SignInConfig,
 }
 
 impl Default for DriveConfig {
@@ -49,6 +50,7 @@ impl Default for DriveConfig {
             copy_batch_pause_ms: 0,
             max_concurrent_copies: 2,
             blob_grace_millis: 3600 * 1000,
+            sign_in: crate::signin::SignInConfig::default(),
         }
     }
 }
@@ -63,6 +65,7 @@ pub(crate) struct Inner {
     pub blobs: BlobStore,
     pub config: DriveConfig,
     pub keys: TokenKeys,
+    pub sign_in: crate::signin::SignIn,
     pub runner: crate::jobs::CopyRunner,
 }
 
@@ -120,14 +123,34 @@ impl DriveService {
         let key = tx
             .setting_or_insert(SIGNING_KEY_SETTING, &new_signing_key())
             .await?;
+        let tenant_id = tx
+            .setting_or_insert(
+                crate::signin::TENANT_SETTING,
+                &uuid::Uuid::new_v4().to_string(),
+            )
+            .await?;
+        let public_url = tx
+            .setting(crate::signin::PUBLIC_URL_SETTING)
+            .await?
+            .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+        crate::signin::keys::ensure_signing_key(&mut tx, now_millis()).await?;
         tx.commit().await?;
         let keys = TokenKeys::from_setting(&key)?;
+        let sign_in = crate::signin::SignIn {
+            tenant_id,
+            public_url: std::sync::RwLock::new(public_url),
+            keys: crate::signin::keys::KeyRing::open(&store).await?,
+            limiter: Default::default(),
+            external: crate::signin::external::TrustedIssuers::new(&config.sign_in.trusted_issuers),
+            config: config.sign_in.clone(),
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
                 blobs,
                 config,
                 keys,
+                sign_in,
                 runner: crate::jobs::CopyRunner::new(),
             }),
         })

@@ -1,16 +1,13 @@
-//! Signed tokens: the bearer tokens callers present (shaped like Entra ID's, with `scp`), and the
-//! pre-authenticated download links. Both are HS256 JWTs signed with a key kept in the metadata
-//! store, so every node of a deployment accepts them.
+//! The pre-authenticated download links: HS256 JWTs signed with a key kept in the metadata store,
+//! so every node of a deployment accepts them. (Access tokens are RS256, see `signin::keys`.)
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
-use crate::access::{Caller, CallerKind, Scopes};
 use crate::error::{DriveError, Result};
 
-const ACCESS_AUDIENCE: &str = "graphdrive";
 const DOWNLOAD_AUDIENCE: &str = "graphdrive-download";
 pub(crate) const SIGNING_KEY_SETTING: &str = "token_signing_key";
 
@@ -19,24 +16,6 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
 }
-
-#[derive(Serialize, Deserialize)]
-struct AccessClaims {
-    aud: String,
-    sub: String,
-    name: String,
-    /// `user` or `app`, as Entra ID's `idtyp`.
-    idtyp: String,
-    scp: String,
-    iat: i64,
-    /// Not valid before; tokens of other issuers carry it, ours from their issue time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    nbf: Option<i64>,
-    exp: i64,
-}
-
-/// Clock difference tolerated between a token's issuer and this server, for `nbf`.
-const CLOCK_SKEW_SECS: i64 = 60;
 
 /// What a download link grants: the bytes of one blob, served under a name.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -71,10 +50,6 @@ pub fn random_token(bytes: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
-fn unauthenticated(msg: &str) -> DriveError {
-    DriveError::Unauthenticated(msg.to_string())
-}
-
 impl TokenKeys {
     pub(crate) fn from_setting(key_b64: &str) -> Result<Self> {
         let key = base64::engine::general_purpose::STANDARD
@@ -100,58 +75,6 @@ impl TokenKeys {
         jsonwebtoken::decode::<T>(token, &self.decoding, &v)
             .ok()
             .map(|d| d.claims)
-    }
-
-    pub fn issue_access(
-        &self,
-        caller: &Caller,
-        scopes: &[String],
-        now: i64,
-        ttl_secs: i64,
-    ) -> Result<String> {
-        self.sign(&AccessClaims {
-            aud: ACCESS_AUDIENCE.into(),
-            sub: caller.id.clone(),
-            name: caller.display_name.clone(),
-            idtyp: match caller.kind {
-                CallerKind::User => "user".into(),
-                CallerKind::App => "app".into(),
-            },
-            scp: scopes.join(" "),
-            iat: now,
-            nbf: Some(now),
-            exp: now + ttl_secs,
-        })
-    }
-
-    /// The caller a bearer token stands for.
-    pub fn authenticate(&self, token: Option<&str>) -> Result<Caller> {
-        let token = match token.map(str::trim) {
-            None | Some("") => return Err(unauthenticated("Access token is empty.")),
-            Some(t) => t,
-        };
-        let claims: AccessClaims = self.verify(token, ACCESS_AUDIENCE).ok_or_else(|| {
-            unauthenticated("Access token validation failure. Invalid or expired token.")
-        })?;
-        if claims
-            .nbf
-            .is_some_and(|nbf| nbf > chrono::Utc::now().timestamp() + CLOCK_SKEW_SECS)
-        {
-            return Err(unauthenticated(
-                "Access token validation failure. The token is not valid yet (nbf).",
-            ));
-        }
-        let kind = match claims.idtyp.as_str() {
-            "user" => CallerKind::User,
-            "app" => CallerKind::App,
-            _ => return Err(unauthenticated("Access token validation failure.")),
-        };
-        Ok(Caller {
-            id: claims.sub,
-            kind,
-            display_name: claims.name,
-            scopes: Scopes::parse(&claims.scp),
-        })
     }
 
     pub fn issue_download(&self, grant: DownloadGrant, now: i64, ttl_secs: i64) -> Result<String> {

@@ -1,4 +1,5 @@
-//! The operator's commands: users, groups, drive quotas and tokens. They work on the metadata
+//! The operator's commands: users, groups, drive quotas and tokens (apps, keys and the tenant are
+//! in `admin_signin`). They work on the metadata
 //! store directly, also while servers run on it, and print tables (or JSON with `--json`).
 
 use clap::{Args, Subcommand};
@@ -14,7 +15,13 @@ pub enum UserCommand {
         name: String,
         #[arg(long)]
         display_name: Option<String>,
+        /// Read the user's password (to sign in with) from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
     },
+    /// Set a user's password: asked for on a terminal, else read from standard input. The
+    /// user's refresh tokens are revoked.
+    Passwd { name: String },
     /// List users with their state, drive use and groups.
     List,
     /// Show one user (by name or id).
@@ -160,9 +167,29 @@ impl Output {
 
 pub async fn user(service: &DriveService, c: UserCommand, out: Output) -> anyhow::Result<()> {
     match c {
-        UserCommand::Add { name, display_name } => {
+        UserCommand::Add {
+            name,
+            display_name,
+            password_stdin,
+        } => {
+            // Read first: a password that cannot be read leaves no user behind.
+            let password = match password_stdin {
+                true => Some(crate::admin_signin::read_password(false)?),
+                false => None,
+            };
             let user = service.add_user(&name, display_name.as_deref()).await?;
+            if let Some(p) = password
+                && let Err(e) = service.set_password(&user.id, &p).await
+            {
+                service.remove_user(&user.id, false).await?;
+                return Err(e.into());
+            }
             println!("{}", user.id);
+        }
+        UserCommand::Passwd { name } => {
+            let password = crate::admin_signin::read_password(true)?;
+            service.set_password(&name, &password).await?;
+            eprintln!("The password of {name} is set.");
         }
         UserCommand::List => out.list(
             &service.list_principals(PrincipalKind::User).await?,
@@ -336,7 +363,7 @@ fn usage_json(d: &DriveUsage) -> Value {
     })
 }
 
-fn print_table(rows: &[Vec<String>]) {
+pub(crate) fn print_table(rows: &[Vec<String>]) {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use graphdrive_drive::DriveConfig;
+use graphdrive_drive::signin::SignInConfig;
 
 use crate::admin::{self, DriveCommand, GroupCommand, TokenArgs, UserCommand};
+use crate::admin_signin::{self, AppCommand, KeysCommand};
 use crate::{server, startup};
 
 #[derive(Parser)]
@@ -70,6 +72,14 @@ enum Command {
     /// Manage drives.
     #[command(subcommand)]
     Drive(DriveCommand),
+    /// Register and manage applications (OAuth clients).
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Manage the keys tokens are signed with.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print this server's tenant id (the `{tenant}` of its sign-in URLs, besides `common`).
+    Tenant,
     /// Print a bearer token (and nothing else).
     Token(TokenArgs),
 }
@@ -130,6 +140,59 @@ pub struct ServeArgs {
     /// Keep no metrics and serve no `/metrics` (to measure what they cost).
     #[arg(long, env = "GRAPHDRIVE_NO_METRICS")]
     pub no_metrics: bool,
+    #[command(flatten)]
+    pub sign_in: SignInArgs,
+}
+
+#[derive(Args)]
+pub struct SignInArgs {
+    /// Serve HTTPS with this PEM certificate chain (with `--tls-key`).
+    #[arg(long, env = "GRAPHDRIVE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, env = "GRAPHDRIVE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Accept the resource-owner password grant (Entra's ROPC), for scripts and tests.
+    #[arg(long, env = "GRAPHDRIVE_ALLOW_PASSWORD_GRANT")]
+    pub allow_password_grant: bool,
+    /// Accept access tokens of this OpenID Connect issuer (its `iss`; repeat for more). Its
+    /// keys are found through its `/.well-known/openid-configuration`.
+    #[arg(
+        long = "trusted-issuer",
+        env = "GRAPHDRIVE_TRUSTED_ISSUERS",
+        value_delimiter = ','
+    )]
+    pub trusted_issuers: Vec<String>,
+    /// An audience (`aud`) accepted in access tokens besides Graph's and the public URL
+    /// (repeat for more).
+    #[arg(long = "audience", env = "GRAPHDRIVE_AUDIENCES", value_delimiter = ',')]
+    pub audiences: Vec<String>,
+    /// Seconds an access token (and ID token) lasts.
+    #[arg(long, env = "GRAPHDRIVE_ACCESS_TOKEN_LIFETIME", default_value_t = 3600,
+          value_parser = clap::value_parser!(i64).range(1..=86_400))]
+    pub access_token_lifetime: i64,
+    /// Seconds a refresh token lasts unused; every use renews it (default 90 days).
+    #[arg(long, env = "GRAPHDRIVE_REFRESH_TOKEN_LIFETIME", default_value_t = 90 * 86_400,
+          value_parser = clap::value_parser!(i64).range(60..))]
+    pub refresh_token_lifetime: i64,
+    /// Seconds a device must wait between polls in the device-code flow.
+    #[arg(long, env = "GRAPHDRIVE_DEVICE_CODE_INTERVAL", default_value_t = 5,
+          value_parser = clap::value_parser!(i64).range(1..=60))]
+    pub device_code_interval: i64,
+}
+
+impl SignInArgs {
+    pub fn config(&self) -> SignInConfig {
+        SignInConfig {
+            access_token_ttl_secs: self.access_token_lifetime,
+            refresh_token_ttl_secs: self.refresh_token_lifetime,
+            device_poll_interval_secs: self.device_code_interval,
+            allow_password_grant: self.allow_password_grant,
+            trusted_issuers: self.trusted_issuers.clone(),
+            extra_audiences: self.audiences.clone(),
+            ..SignInConfig::default()
+        }
+    }
 }
 
 impl Cli {
@@ -149,6 +212,7 @@ impl Cli {
                     blob_grace_millis: i64::try_from(args.blob_grace_secs.saturating_mul(1000))
                         .unwrap_or(i64::MAX),
                     node_id: startup::node_id(&self.storage.data_dir)?,
+                    sign_in: args.sign_in.config(),
                     ..DriveConfig::default()
                 };
                 let service = startup::open_service(&self.storage, config, true).await?;
@@ -162,6 +226,12 @@ impl Cli {
                     Command::User(c) => admin::user(&service, c, out).await,
                     Command::Group(c) => admin::group(&service, c, out).await,
                     Command::Drive(c) => admin::drive(&service, c, out).await,
+                    Command::App(c) => admin_signin::app(&service, c, out).await,
+                    Command::Keys(c) => admin_signin::keys(&service, c, out).await,
+                    Command::Tenant => {
+                        println!("{}", service.tenant_id());
+                        Ok(())
+                    }
                     Command::Token(t) => admin::token(&service, t).await,
                     Command::Serve(_) => unreachable!("handled above"),
                 }

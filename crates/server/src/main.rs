@@ -1,6 +1,7 @@
 //! The `graphdrive` command: runs the server and manages its users, groups, drives and tokens.
 
 mod admin;
+mod admin_signin;
 mod cli;
 mod net;
 mod observe;
@@ -8,6 +9,7 @@ mod ops;
 mod redact;
 mod server;
 mod startup;
+mod tls;
 
 use std::io::IsTerminal;
 

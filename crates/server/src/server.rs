@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use crate::cli::{ServeArgs, StorageArgs};
 use crate::ops::{self, Ops};
-use crate::{net, observe, redact, startup};
+use crate::{net, observe, redact, startup, tls};
 
 pub async fn serve(
     service: DriveService,
@@ -26,11 +26,20 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let tls = match (&args.sign_in.tls_cert, &args.sign_in.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = args
         .public_url
-        .unwrap_or_else(|| format!("http://{addr}"))
+        .unwrap_or_else(|| format!("{scheme}://{addr}"))
         .trim_end_matches('/')
         .to_string();
+    service
+        .set_public_url(&public_url)
+        .await
+        .context("cannot record the public URL")?;
     let (stop, must_exit) = watch::channel(false);
     let upkeep = tokio::spawn(upkeep(
         service.clone(),
@@ -45,6 +54,11 @@ pub async fn serve(
         service: service.clone(),
         public_url: public_url.clone(),
     }))
+    .merge(graphdrive_oauth::router(Arc::new(
+        graphdrive_oauth::OAuthState {
+            service: service.clone(),
+        },
+    )))
     .merge(ops::router(Arc::new(Ops {
         service: service.clone(),
         metrics,
@@ -59,10 +73,11 @@ pub async fn serve(
         listen = %addr,
         public_url = %public_url,
         node = %service.config().node_id,
+        tenant = %service.tenant_id(),
         "graphdrive started"
     );
     // The banner on stdout is what scripts wait for.
-    println!("graphdrive listening on http://{addr} (public URL {public_url})");
+    println!("graphdrive listening on {scheme}://{addr} (public URL {public_url})");
     let grace = Duration::from_secs(args.shutdown_timeout);
     let limits = net::Limits {
         header_timeout: Duration::from_secs(args.header_timeout_secs),
@@ -83,7 +98,7 @@ pub async fn serve(
         let copies = tokio::spawn(async move { stopping.stop_copy_runner(grace).await });
         (copies,)
     };
-    let (copies,) = net::serve(listener, app, limits, on_signal).await;
+    let (copies,) = net::serve(listener, app, limits, tls, on_signal).await;
     match copies.await {
         Ok(0) => tracing::info!("shutdown: copy jobs stopped and given back"),
         Ok(n) => tracing::warn!(

@@ -77,7 +77,7 @@ async fn route(
     let rest = address::strip_version(uri.path())
         .ok_or_else(|| GraphError::invalid_request("Invalid API version; use /v1.0 or /v2.0."))?;
     let token = bearer(&headers);
-    let caller = state.service.keys().authenticate(token.as_deref())?;
+    let caller = state.service.authenticate(token.as_deref()).await?;
     seen.principal = Some(caller.id.clone());
     let addr = address::parse(rest)?;
     seen.family = Some(family(&addr.target));

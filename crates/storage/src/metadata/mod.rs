@@ -10,9 +10,11 @@ mod drives;
 mod items;
 mod principals;
 mod records;
+mod signin;
 mod uploads;
 
 pub use records::*;
+pub use signin::{ClientRecord, CodeRecord, DeviceCodeRecord, RefreshRecord, SigningKeyRecord};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -102,12 +102,18 @@ impl Tx {
         Ok(())
     }
 
-    /// Removes a principal and its group memberships (its drive must be gone first).
+    /// Removes a principal with its group memberships, sign-in state and external identities
+    /// (its drive must be gone first).
     pub async fn remove_principal(&mut self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM group_members WHERE user_id = $1 OR group_id = $1")
-            .bind(id)
-            .execute(self.conn())
-            .await?;
+        for statement in [
+            "DELETE FROM group_members WHERE user_id = $1 OR group_id = $1",
+            "DELETE FROM refresh_tokens WHERE principal_id = $1",
+            "DELETE FROM oauth_codes WHERE principal_id = $1",
+            "DELETE FROM device_codes WHERE principal_id = $1",
+            "DELETE FROM external_identities WHERE principal_id = $1",
+        ] {
+            sqlx::query(statement).bind(id).execute(self.conn()).await?;
+        }
         sqlx::query("DELETE FROM principals WHERE id = $1")
             .bind(id)
             .execute(self.conn())
@@ -146,5 +152,18 @@ impl Tx {
             .setting(key)
             .await?
             .unwrap_or_else(|| value.to_string()))
+    }
+
+    /// Stores a setting, replacing the value it had.
+    pub async fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 }

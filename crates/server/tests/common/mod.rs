@@ -2,6 +2,7 @@
 //! fresh SQLite file or a fresh PostgreSQL database, and talks to it over real HTTP.
 #![allow(dead_code)]
 
+pub mod oauth;
 pub mod raw_http;
 pub mod rclone;
 
@@ -163,7 +164,7 @@ impl TestServer {
             .expect("read server banner");
         let addr = line
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
             .unwrap_or_else(|| panic!("unexpected server banner: {line:?}"))
             .to_string();
         self.url = addr;
@@ -281,7 +282,11 @@ impl TestServer {
 
     /// Starts the server again on the same port and data.
     pub fn restart(&mut self) {
-        let listen = self.url.trim_start_matches("http://").to_string();
+        let listen = self
+            .url
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .to_string();
         self.launch(&listen);
     }
 
@@ -485,7 +490,7 @@ impl Api {
     }
 
     pub fn url(&self, path: &str) -> String {
-        if path.starts_with("http://") {
+        if path.starts_with("http://") || path.starts_with("https://") {
             path.to_string()
         } else {
             format!("{}/v1.0{}", self.server, path)

@@ -176,8 +176,7 @@ async fn code_flow_with_pkce(backend: Backend) {
     );
     // The token does drive work.
     let api = server.client(access);
-    api.upload("signed-in.txt", b"hello".to_vec())
-        .await;
+    api.upload("signed-in.txt", b"hello".to_vec()).await;
     assert_eq!(
         api.download("/me/drive/root:/signed-in.txt:/content").await,
         b"hello"

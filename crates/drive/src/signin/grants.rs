@@ -363,21 +363,6 @@ impl crate::DriveService {
         if record.client_id != client.id || record.expires_at <= now {
             return Err(invalid());
         }
-        if record.spent_at.is_some() || !tx.spend_refresh(&hash, now).await? {
-            // A spent token presented again was copied: end the whole sign-in it belongs to.
-            let revoked = tx.revoke_family(&record.family_id).await?;
-            tx.commit().await?;
-            tracing::warn!(
-                family = %&record.family_id[..8],
-                revoked,
-                "a spent refresh token was presented again; its sign-in is revoked"
-            );
-            return Err(OAuthError::grant(
-                70043,
-                "The refresh token was already used. Its sign-in has been revoked; sign in again.",
-            ));
-        }
-        tx.commit().await?;
         let original = scopes::from_stored(&record.scopes);
         let granted = match req
             .scope
@@ -401,6 +386,21 @@ impl crate::DriveService {
                 }
             }
         };
+        if record.spent_at.is_some() || !tx.spend_refresh(&hash, now).await? {
+            // A spent token presented again was copied: end the whole sign-in it belongs to.
+            let revoked = tx.revoke_family(&record.family_id).await?;
+            tx.commit().await?;
+            tracing::warn!(
+                family = %&record.family_id[..8],
+                revoked,
+                "a spent refresh token was presented again; its sign-in is revoked"
+            );
+            return Err(OAuthError::grant(
+                70043,
+                "The refresh token was already used. Its sign-in has been revoked; sign in again.",
+            ));
+        }
+        tx.commit().await?;
         let user = self.active_user(&record.principal_id).await?;
         let next = self
             .new_refresh(&user, client, &granted, Some(&record.family_id))

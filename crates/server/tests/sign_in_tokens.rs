@@ -461,44 +461,9 @@ async fn foreign_tokens_are_refused(backend: Backend) {
     server.client(&genuine).get("/me/drive").await.expect(200);
 }
 
-/// A self-signed certificate for 127.0.0.1 and localhost, and its key.
-pub fn self_signed(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .args([
-            "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            "-addext",
-            "basicConstraints=critical,CA:FALSE",
-            "-keyout",
-        ])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (cert, key)
-}
-
 async fn https(backend: Backend) {
     let certs = tempfile::tempdir().unwrap();
-    let (cert, key) = self_signed(certs.path());
+    let (cert, key) = common::oauth::self_signed(certs.path());
     let (cert_s, key_s) = (
         cert.to_string_lossy().to_string(),
         key.to_string_lossy().to_string(),

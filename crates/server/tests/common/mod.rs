@@ -2,6 +2,7 @@
 //! fresh SQLite file or a fresh PostgreSQL database, and talks to it over real HTTP.
 #![allow(dead_code)]
 
+pub mod idp;
 pub mod oauth;
 pub mod raw_http;
 pub mod rclone;

@@ -51,6 +51,18 @@ impl Rclone {
         }
     }
 
+    /// rclone with the remotes of a config file (which it writes refreshed tokens back to).
+    pub fn with_config(config: &Path) -> Self {
+        Self {
+            bin: tool("GRAPHDRIVE_RCLONE", "rclone"),
+            envs: vec![("RCLONE_CONFIG".into(), config.to_string_lossy().to_string())],
+        }
+    }
+
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
     /// Runs rclone (one retry at most, 320 KiB upload fragments) and returns what it did.
     pub fn output(&self, args: &[&str]) -> Output {
         Command::new(&self.bin)

@@ -66,10 +66,7 @@ impl DriveService {
         // Nor does it outlive the app it was issued to.
         if let Some(client) = caller.client_id.as_deref()
             && client != crate::signin::RCLONE_CLIENT_ID
-            && !tx
-                .principal(client)
-                .await?
-                .is_some_and(|p| !p.is_disabled())
+            && tx.principal(client).await?.is_none_or(|p| p.is_disabled())
         {
             return Err(DriveError::Unauthenticated(
                 "The application the token was issued to is disabled or was removed.".into(),

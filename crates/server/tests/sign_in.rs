@@ -19,6 +19,9 @@ on_both_backends!(
     device_code_flow,
 );
 
+/// Changes to an authorization request's parameters (`None`: left out), and what they cause.
+type Case<'a> = (&'a [(&'a str, Option<&'a str>)], &'a str);
+
 const REDIRECT: &str = "http://localhost:7777/callback";
 const PASSWORD: &str = "correct horse battery";
 
@@ -335,7 +338,7 @@ async fn authorize_refuses_what_it_must(backend: Backend) {
         authorize_url(&server.url, &params)
     };
     // Shown on a page, never sent to the redirect URI: an unknown client or redirect URI.
-    let shown: &[(&[(&str, Option<&str>)], &str)] = &[
+    let shown: &[Case] = &[
         (
             &[("client_id", Some("6a2d1e0e-0000-0000-0000-000000000000"))],
             "AADSTS700016",
@@ -358,7 +361,7 @@ async fn authorize_refuses_what_it_must(backend: Backend) {
     }
     // Sent back to the client: PKCE missing for a public client, a wrong response type, an
     // unknown scope, a silent sign-in.
-    let redirected: &[(&[(&str, Option<&str>)], &str)] = &[
+    let redirected: &[Case] = &[
         (
             &[("code_challenge", None), ("code_challenge_method", None)],
             "invalid_request",

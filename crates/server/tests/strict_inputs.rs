@@ -34,23 +34,31 @@ async fn token_with_nbf(server: &TestServer, user_id: &str, nbf: i64) -> String 
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&server.metadata)
         .await
         .unwrap();
-    let (key,): (String,) =
-        sqlx::query_as("SELECT value FROM settings WHERE key = 'token_signing_key'")
+    let (kid, key): (String, String) =
+        sqlx::query_as("SELECT kid, private_key FROM signing_keys WHERE retire_at IS NULL")
             .fetch_one(&mut conn)
             .await
             .unwrap();
+    let (tenant,): (String,) = sqlx::query_as("SELECT value FROM settings WHERE key = 'tenant_id'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     let key = base64::engine::general_purpose::STANDARD
         .decode(key)
         .unwrap();
     let now = unix_now();
     let claims = json!({
-        "aud": "graphdrive", "sub": user_id, "name": "alice", "idtyp": "user",
-        "scp": "Files.ReadWrite", "iat": now, "nbf": nbf, "exp": now + 3600,
+        "aud": "https://graph.microsoft.com", "iss": format!("{}/{tenant}/v2.0", server.url),
+        "sub": user_id, "oid": user_id, "tid": tenant, "name": "alice", "idtyp": "user",
+        "scp": "Files.ReadWrite", "ver": "2.0", "uti": "x", "iat": now, "nbf": nbf,
+        "exp": now + 3600,
     });
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(kid);
     jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &header,
         &claims,
-        &jsonwebtoken::EncodingKey::from_secret(&key).unwrap(),
+        &jsonwebtoken::EncodingKey::from_rsa_der(&key),
     )
     .unwrap()
 }

@@ -23,6 +23,9 @@ const REFETCH_AFTER: Duration = Duration::from_secs(10);
 /// How long a user's mapping (and groups) is trusted before the store is asked again.
 const MAPPING_FOR: Duration = Duration::from_secs(60);
 
+/// Who a provider's token names: (issuer, subject, groups).
+type MappingKey = (String, String, Vec<String>);
+
 struct ProviderKeys {
     fetched: Instant,
     keys: JwkSet,
@@ -33,7 +36,7 @@ pub(crate) struct TrustedIssuers {
     http: reqwest::Client,
     keys: tokio::sync::Mutex<HashMap<String, ProviderKeys>>,
     /// (issuer, subject, groups) → principal id, and when it was checked.
-    mapped: Mutex<HashMap<(String, String, Vec<String>), (String, Instant)>>,
+    mapped: Mutex<HashMap<MappingKey, (String, Instant)>>,
 }
 
 #[derive(Deserialize)]

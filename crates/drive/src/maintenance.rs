@@ -40,7 +40,14 @@ impl DriveService {
             tx.forget_copy_state(job, 50_000).await?;
         }
         tx.expire_copy_jobs(now - FINISHED_COPY_TTL_MILLIS).await?;
+        let sign_ins = tx.remove_expired_sign_ins(now).await?;
         tx.commit().await?;
+        if sign_ins > 0 {
+            tracing::info!(
+                removed = sign_ins,
+                "upkeep: expired codes and refresh tokens removed"
+            );
+        }
         for s in &sessions {
             let _ = self.blobs().remove_parts(s).await;
         }

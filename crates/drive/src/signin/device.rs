@@ -165,10 +165,12 @@ impl crate::DriveService {
         if !tx.remove_device_code(&hash).await? {
             return Err(expired());
         }
-        tx.commit().await?;
-        let user = self.active_user(&principal_id).await?;
+        let user = super::grants::active_user(&mut tx, &principal_id).await?;
         let granted = scopes::from_stored(&record.scopes);
-        let refresh = self.new_refresh(&user, client, &granted, None).await?;
+        let refresh = self
+            .new_refresh(&mut tx, &user, client, &granted, None)
+            .await?;
+        tx.commit().await?;
         Ok(self
             .user_tokens(&user, &client.id, &granted, None, refresh)
             .await?)

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use graphdrive_storage::Tx;
 use graphdrive_storage::metadata::{CodeRecord, PrincipalRecord, RefreshRecord};
 use sha2::Digest;
 
@@ -255,38 +256,23 @@ impl crate::DriveService {
         let code = req.code.as_deref().ok_or_else(|| missing("code"))?;
         let mut tx = self.store().write().await?;
         let record = tx.take_code(&digest(code)).await?;
-        tx.commit().await?;
-        let expired = || {
-            OAuthError::grant(
-                70008,
-                "The provided authorization code or refresh token has expired, was already redeemed or was never issued. Send a new interactive authorization request.",
-            )
-        };
-        let record = record.ok_or_else(expired)?;
-        if record.expires_at <= now_millis() || record.client_id != client.id {
-            return Err(expired());
-        }
-        if req.redirect_uri.as_deref() != Some(record.redirect_uri.as_str()) {
-            return Err(OAuthError::grant(
-                50148,
-                "The redirect_uri does not match the one the authorization code was issued for.",
-            ));
-        }
-        if let (Some(challenge), Some(method)) = (&record.code_challenge, &record.challenge_method)
-        {
-            let verifier = req.code_verifier.as_deref().ok_or_else(|| {
-                OAuthError::grant(501481, "The code_verifier is missing; it is required because the authorization request sent a code_challenge.")
-            })?;
-            if !pkce_matches(method, challenge, verifier) {
-                return Err(OAuthError::grant(
-                    501481,
-                    "The code_verifier does not match the code_challenge supplied in the authorization request.",
-                ));
+        let record = match record.ok_or_else(code_expired).and_then(|r| {
+            check_code(&r, client, req)?;
+            Ok(r)
+        }) {
+            Ok(r) => r,
+            Err(e) => {
+                // A code that failed its check is spent all the same.
+                tx.commit().await?;
+                return Err(e);
             }
-        }
-        let user = self.active_user(&record.principal_id).await?;
+        };
+        let user = active_user(&mut tx, &record.principal_id).await?;
         let granted = scopes::from_stored(&record.scopes);
-        let refresh = self.new_refresh(&user, client, &granted, None).await?;
+        let refresh = self
+            .new_refresh(&mut tx, &user, client, &granted, None)
+            .await?;
+        tx.commit().await?;
         Ok(self
             .user_tokens(
                 &user,
@@ -298,21 +284,11 @@ impl crate::DriveService {
             .await?)
     }
 
-    /// The user a grant is for, unless they were disabled or removed since.
-    pub(crate) async fn active_user(&self, id: &str) -> Result<PrincipalRecord, OAuthError> {
-        let mut tx = self.store().read().await?;
-        match tx.principal(id).await? {
-            Some(p) if !p.is_disabled() => Ok(p),
-            _ => Err(OAuthError::grant(
-                50057,
-                "The user account is disabled or no longer exists.",
-            )),
-        }
-    }
-
-    /// A refresh token in `family` (a new family when `None`), if `offline_access` was granted.
+    /// A refresh token in `family` (a new family when `None`), if `offline_access` was granted,
+    /// written in the caller's transaction with what it replaces.
     pub(crate) async fn new_refresh(
         &self,
+        tx: &mut Tx,
         user: &PrincipalRecord,
         client: &Client,
         granted: &Granted,
@@ -335,9 +311,7 @@ impl crate::DriveService {
             expires_at: now + self.sign_in_config().refresh_token_ttl_secs * 1000,
             spent_at: None,
         };
-        let mut tx = self.store().write().await?;
         tx.insert_refresh(&record).await?;
-        tx.commit().await?;
         Ok(Some(token))
     }
 
@@ -400,11 +374,11 @@ impl crate::DriveService {
                 "The refresh token was already used. Its sign-in has been revoked; sign in again.",
             ));
         }
-        tx.commit().await?;
-        let user = self.active_user(&record.principal_id).await?;
+        let user = active_user(&mut tx, &record.principal_id).await?;
         let next = self
-            .new_refresh(&user, client, &granted, Some(&record.family_id))
+            .new_refresh(&mut tx, &user, client, &granted, Some(&record.family_id))
             .await?;
+        tx.commit().await?;
         Ok(self
             .user_tokens(&user, &client.id, &granted, None, next)
             .await?)
@@ -470,10 +444,57 @@ impl crate::DriveService {
                     "Error validating credentials due to invalid username or password.",
                 ),
             })?;
-        let refresh = self.new_refresh(&user, client, &granted, None).await?;
+        let mut tx = self.store().write().await?;
+        let refresh = self
+            .new_refresh(&mut tx, &user, client, &granted, None)
+            .await?;
+        tx.commit().await?;
         Ok(self
             .user_tokens(&user, &client.id, &granted, None, refresh)
             .await?)
+    }
+}
+
+fn code_expired() -> OAuthError {
+    OAuthError::grant(
+        70008,
+        "The provided authorization code or refresh token has expired, was already redeemed or was never issued. Send a new interactive authorization request.",
+    )
+}
+
+/// Whether a code may be redeemed by this request: its client, its redirect URI, its PKCE.
+fn check_code(record: &CodeRecord, client: &Client, req: &TokenRequest) -> Result<(), OAuthError> {
+    if record.expires_at <= now_millis() || record.client_id != client.id {
+        return Err(code_expired());
+    }
+    if req.redirect_uri.as_deref() != Some(record.redirect_uri.as_str()) {
+        return Err(OAuthError::grant(
+            50148,
+            "The redirect_uri does not match the one the authorization code was issued for.",
+        ));
+    }
+    if let (Some(challenge), Some(method)) = (&record.code_challenge, &record.challenge_method) {
+        let verifier = req.code_verifier.as_deref().ok_or_else(|| {
+            OAuthError::grant(501481, "The code_verifier is missing; it is required because the authorization request sent a code_challenge.")
+        })?;
+        if !pkce_matches(method, challenge, verifier) {
+            return Err(OAuthError::grant(
+                501481,
+                "The code_verifier does not match the code_challenge supplied in the authorization request.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The user a grant is for, unless they were disabled or removed since.
+pub(crate) async fn active_user(tx: &mut Tx, id: &str) -> Result<PrincipalRecord, OAuthError> {
+    match tx.principal(id).await? {
+        Some(p) if !p.is_disabled() => Ok(p),
+        _ => Err(OAuthError::grant(
+            50057,
+            "The user account is disabled or no longer exists.",
+        )),
     }
 }
 

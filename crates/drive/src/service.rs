@@ -142,6 +142,7 @@ impl DriveService {
             keys: crate::signin::keys::KeyRing::open(&store).await?,
             limiter: Default::default(),
             external: crate::signin::external::TrustedIssuers::new(&config.sign_in.trusted_issuers),
+            verified: Default::default(),
             config: config.sign_in.clone(),
         };
         Ok(Self {

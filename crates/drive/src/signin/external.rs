@@ -58,6 +58,7 @@ struct ExternalClaims {
     azp: Option<String>,
     client_id: Option<String>,
     nbf: Option<i64>,
+    exp: i64,
 }
 
 #[derive(Deserialize)]
@@ -162,7 +163,7 @@ impl crate::DriveService {
         issuer: &str,
         token: &str,
         header: &Header,
-    ) -> Result<Caller> {
+    ) -> Result<(Caller, i64)> {
         if !allowed(header.alg) {
             return Err(unauthenticated(
                 "Access token validation failure. The token's signing algorithm is not accepted.",
@@ -222,13 +223,17 @@ impl crate::DriveService {
         let id = self
             .map_external(issuer, &subject, kind, &wanted, &display, groups)
             .await?;
-        Ok(Caller {
+        let caller = Caller {
             id,
             kind,
             display_name: display,
             scopes,
             client_id: None,
-        })
+        };
+        // The mapping (and the user's groups) is looked at again after a while, whatever the
+        // token's lifetime.
+        let recheck = crate::service::now_millis() / 1000 + MAPPING_FOR.as_secs() as i64;
+        Ok((caller, claims.exp.min(recheck)))
     }
 
     /// The principal of a provider's user or app (made on first sight), with the user's groups

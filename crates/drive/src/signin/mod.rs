@@ -178,6 +178,7 @@ pub(crate) struct SignIn {
     pub keys: keys::KeyRing,
     pub limiter: passwords::FailureLimiter,
     pub external: external::TrustedIssuers,
+    pub verified: tokens::VerifiedTokens,
 }
 
 /// SHA-256 of a secret (a code, a refresh token, a client secret), hex: what the store keeps.

@@ -174,24 +174,46 @@ impl crate::DriveService {
             None | Some("") => return Err(unauthenticated("Access token is empty.")),
             Some(t) => t,
         };
+        let now = now_millis();
+        let cache = &self.sign_in().verified;
+        let key = super::digest(token);
+        if let Some(hit) = cache.get(&key, now) {
+            // A retired key's tokens stop at once here too, not only when checked afresh.
+            let live = match &hit.kid {
+                Some(kid) => self
+                    .sign_in()
+                    .keys
+                    .find(self.store(), kid, now)
+                    .await?
+                    .is_some(),
+                None => true,
+            };
+            if live {
+                return Ok(hit.caller);
+            }
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
             unauthenticated("CompactToken parsing failed with error code: 80049217")
         })?;
         let kid = header.kid.as_deref().unwrap_or("");
-        let now = now_millis();
-        if let Some(key) = self.sign_in().keys.find(self.store(), kid, now).await? {
-            return self.own_caller(token, &key.decoding);
+        if let Some(signing) = self.sign_in().keys.find(self.store(), kid, now).await? {
+            let (caller, exp) = self.own_caller(token, &signing.decoding)?;
+            cache.put(key, caller.clone(), Some(kid.to_string()), exp, now);
+            return Ok(caller);
         }
         let issuer = peek_issuer(token).unwrap_or_default();
         if let Some(trusted) = self.trusted_issuer(&issuer) {
-            return self.external_caller(&trusted, token, &header).await;
+            let (caller, exp) = self.external_caller(&trusted, token, &header).await?;
+            cache.put(key, caller.clone(), None, exp, now);
+            return Ok(caller);
         }
         Err(unauthenticated(
             "Access token validation failure. The token was not issued by this server or a trusted issuer, or its signing key was retired.",
         ))
     }
 
-    fn own_caller(&self, token: &str, key: &jsonwebtoken::DecodingKey) -> Result<Caller> {
+    /// The caller of one of this server's tokens, and when the token expires (seconds).
+    fn own_caller(&self, token: &str, key: &jsonwebtoken::DecodingKey) -> Result<(Caller, i64)> {
         let mut v = Validation::new(Algorithm::RS256);
         v.set_audience(&self.accepted_audiences());
         v.leeway = 0;
@@ -210,13 +232,14 @@ impl crate::DriveService {
             "app" => (CallerKind::App, Scopes::parse(&claims.roles.join(" "))),
             _ => return Err(unauthenticated("Access token validation failure.")),
         };
-        Ok(Caller {
+        let caller = Caller {
             id: claims.oid,
             kind,
             display_name: claims.name,
             scopes,
             client_id: (!claims.azp.is_empty()).then_some(claims.azp),
-        })
+        };
+        Ok((caller, claims.exp))
     }
 }
 
@@ -252,4 +275,51 @@ pub(crate) fn peek_issuer(token: &str) -> Option<String> {
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     v.get("iss")?.as_str().map(str::to_string)
+}
+
+/// Tokens already checked, by their SHA-256, until they expire: checking an RS256 signature
+/// costs far more than the rest of a small request. Whether the caller is still enabled is not
+/// cached (each request asks the store), nor is a key's retirement (checked on every hit).
+#[derive(Default)]
+pub(crate) struct VerifiedTokens {
+    entries: std::sync::Mutex<std::collections::HashMap<String, Verified>>,
+}
+
+#[derive(Clone)]
+struct Verified {
+    caller: Caller,
+    kid: Option<String>,
+    /// Milliseconds.
+    expires_at: i64,
+}
+
+/// Tokens kept at most; past it the cache starts again empty.
+const VERIFIED_CAPACITY: usize = 50_000;
+
+impl VerifiedTokens {
+    fn get(&self, digest: &str, now_ms: i64) -> Option<Verified> {
+        let entries = self.entries.lock().expect("not poisoned");
+        entries
+            .get(digest)
+            .filter(|v| v.expires_at > now_ms)
+            .cloned()
+    }
+
+    fn put(&self, digest: String, caller: Caller, kid: Option<String>, exp_secs: i64, now_ms: i64) {
+        let mut entries = self.entries.lock().expect("not poisoned");
+        if entries.len() >= VERIFIED_CAPACITY {
+            entries.retain(|_, v| v.expires_at > now_ms);
+            if entries.len() >= VERIFIED_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(
+            digest,
+            Verified {
+                caller,
+                kid,
+                expires_at: exp_secs.saturating_mul(1000),
+            },
+        );
+    }
 }

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use graphdrive_drive::signin::{
-    AuthorizeError, AuthorizeRequest, OAuthError, ResponseMode, SignInFailure, ValidAuthorize,
+    AuthorizeError, AuthorizeRequest, OAuthError, ResponseMode, ValidAuthorize,
 };
 
 use crate::SharedState;
@@ -150,11 +150,7 @@ pub async fn submit(
     {
         Ok(u) => u,
         Err(e) => {
-            let status = match e {
-                SignInFailure::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
-                SignInFailure::Server(_) => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::OK,
-            };
+            let status = pages::failure_status(&e);
             let msg = e.to_string();
             return sign_in_page(&state, &headers, &fields, &v, &username, Some(&msg), status);
         }

@@ -8,7 +8,6 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
-use graphdrive_drive::signin::SignInFailure;
 
 use crate::SharedState;
 use crate::form::Fields;
@@ -85,14 +84,7 @@ pub async fn submit(
         .await
     {
         Ok(u) => u,
-        Err(e) => {
-            let status = match e {
-                SignInFailure::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
-                SignInFailure::Server(_) => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::OK,
-            };
-            return again(&e.to_string(), status);
-        }
+        Err(e) => return again(&e.to_string(), pages::failure_status(&e)),
     };
     match state.service.approve_device(&code, &user).await {
         Ok(app) => pages::message(

@@ -164,3 +164,13 @@ impl Csrf {
 pub fn clear_csrf_cookie() -> HeaderValue {
     HeaderValue::from_static("graphdrive_csrf=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
 }
+
+/// The status a sign-in form is answered with when the sign-in failed (the form again).
+pub fn failure_status(e: &graphdrive_drive::signin::SignInFailure) -> StatusCode {
+    use graphdrive_drive::signin::SignInFailure;
+    match e {
+        SignInFailure::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+        SignInFailure::Server(_) => StatusCode::SERVICE_UNAVAILABLE,
+        SignInFailure::WrongCredentials | SignInFailure::Disabled => StatusCode::OK,
+    }
+}

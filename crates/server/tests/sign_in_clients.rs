@@ -9,9 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::idp::Idp;
-use common::oauth::{Browser, sign_in};
+use common::oauth::{Browser, Https, sign_in};
 use common::rclone::{Rclone, tool};
-use common::{Backend, Options, TestServer};
+use common::{Backend, TestServer};
 use serde_json::{Value, json};
 
 on_both_backends!(
@@ -195,38 +195,16 @@ async fn rclone_signs_in_and_keeps_refreshing(backend: Backend) {
 }
 
 async fn azure_identity_credentials(backend: Backend) {
-    let certs = tempfile::tempdir().unwrap();
-    let (cert, key) = common::oauth::self_signed(certs.path());
-    let (cert_s, key_s) = (
-        cert.to_string_lossy().to_string(),
-        key.to_string_lossy().to_string(),
-    );
-    let server = TestServer::start_opts(
+    let https = Https::start(
         backend,
-        Options {
-            serve_args: &[
-                "--tls-cert",
-                &cert_s,
-                "--tls-key",
-                &key_s,
-                "--allow-password-grant",
-                "--device-code-interval",
-                "1",
-            ],
-            ..Options::default()
-        },
+        &["--allow-password-grant", "--device-code-interval", "1"],
     )
     .await;
+    let (server, http, cert_s) = (&https.server, &https.http, &https.ca);
     let alice_id = server.add_user_with_password("alice", PASSWORD);
     let daemon = server.add_app("daemon", &["--role", "Files.ReadWrite.All"]);
     let public = server.add_app("py", &["--public"]);
     let alice_token = server.token(&["--user", "alice"], &["Files.ReadWrite"]);
-    let http = reqwest::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap(),
-        )
-        .build()
-        .unwrap();
     let drive: Value = http
         .get(format!("{}/v1.0/me/drive", server.url))
         .bearer_auth(&alice_token)

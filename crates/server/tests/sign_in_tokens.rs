@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::oauth::{claims, expect_oauth_error, token};
-use common::{Backend, Options, TestServer};
+use common::{Backend, TestServer};
 use serde_json::Value;
 
 on_both_backends!(
@@ -462,30 +462,13 @@ async fn foreign_tokens_are_refused(backend: Backend) {
 }
 
 async fn https(backend: Backend) {
-    let certs = tempfile::tempdir().unwrap();
-    let (cert, key) = common::oauth::self_signed(certs.path());
-    let (cert_s, key_s) = (
-        cert.to_string_lossy().to_string(),
-        key.to_string_lossy().to_string(),
-    );
-    let server = TestServer::start_opts(
-        backend,
-        Options {
-            serve_args: &["--tls-cert", &cert_s, "--tls-key", &key_s],
-            ..Options::default()
-        },
-    )
-    .await;
+    let https = common::oauth::Https::start(backend, &[]).await;
+    let (server, http) = (&https.server, &https.http);
     assert!(
         server.url.starts_with("https://127.0.0.1:"),
         "{}",
         server.url
     );
-    let pem = std::fs::read(&cert).unwrap();
-    let http = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-        .build()
-        .unwrap();
     let doc: Value = http
         .get(format!(
             "{}/common/v2.0/.well-known/openid-configuration",

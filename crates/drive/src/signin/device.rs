@@ -165,14 +165,8 @@ impl crate::DriveService {
         if !tx.remove_device_code(&hash).await? {
             return Err(expired());
         }
-        let user = super::grants::active_user(&mut tx, &principal_id).await?;
         let granted = scopes::from_stored(&record.scopes);
-        let refresh = self
-            .new_refresh(&mut tx, &user, client, &granted, None)
-            .await?;
-        tx.commit().await?;
-        Ok(self
-            .user_tokens(&user, &client.id, &granted, None, refresh)
-            .await?)
+        self.finish_delegated(tx, &principal_id, client, &granted, None, None)
+            .await
     }
 }

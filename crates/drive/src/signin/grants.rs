@@ -267,20 +267,30 @@ impl crate::DriveService {
                 return Err(e);
             }
         };
-        let user = active_user(&mut tx, &record.principal_id).await?;
         let granted = scopes::from_stored(&record.scopes);
+        let nonce = record.nonce.as_deref();
+        self.finish_delegated(tx, &record.principal_id, client, &granted, nonce, None)
+            .await
+    }
+
+    /// Ends a delegated grant: the refresh token (with `offline_access`) is written in `tx`,
+    /// beside what the grant spent, and committed; then the tokens are signed.
+    pub(crate) async fn finish_delegated(
+        &self,
+        mut tx: Tx,
+        user_id: &str,
+        client: &Client,
+        granted: &Granted,
+        nonce: Option<&str>,
+        family: Option<&str>,
+    ) -> Result<TokenSet, OAuthError> {
+        let user = active_user(&mut tx, user_id).await?;
         let refresh = self
-            .new_refresh(&mut tx, &user, client, &granted, None)
+            .new_refresh(&mut tx, &user, client, granted, family)
             .await?;
         tx.commit().await?;
         Ok(self
-            .user_tokens(
-                &user,
-                &client.id,
-                &granted,
-                record.nonce.as_deref(),
-                refresh,
-            )
+            .user_tokens(&user, &client.id, granted, nonce, refresh)
             .await?)
     }
 
@@ -374,14 +384,9 @@ impl crate::DriveService {
                 "The refresh token was already used. Its sign-in has been revoked; sign in again.",
             ));
         }
-        let user = active_user(&mut tx, &record.principal_id).await?;
-        let next = self
-            .new_refresh(&mut tx, &user, client, &granted, Some(&record.family_id))
-            .await?;
-        tx.commit().await?;
-        Ok(self
-            .user_tokens(&user, &client.id, &granted, None, next)
-            .await?)
+        let family = Some(record.family_id.as_str());
+        self.finish_delegated(tx, &record.principal_id, client, &granted, None, family)
+            .await
     }
 
     async fn app_only_token(
@@ -444,14 +449,9 @@ impl crate::DriveService {
                     "Error validating credentials due to invalid username or password.",
                 ),
             })?;
-        let mut tx = self.store().write().await?;
-        let refresh = self
-            .new_refresh(&mut tx, &user, client, &granted, None)
-            .await?;
-        tx.commit().await?;
-        Ok(self
-            .user_tokens(&user, &client.id, &granted, None, refresh)
-            .await?)
+        let tx = self.store().write().await?;
+        self.finish_delegated(tx, &user.id, client, &granted, None, None)
+            .await
     }
 }
 

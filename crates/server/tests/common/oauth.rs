@@ -300,3 +300,37 @@ pub fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::Pat
     );
     (cert, key)
 }
+
+/// A test server on HTTPS with a certificate of its own, and a client that trusts it.
+pub struct Https {
+    pub server: TestServer,
+    pub http: reqwest::Client,
+    /// The certificate (PEM), for clients to trust.
+    pub ca: String,
+    _certs: tempfile::TempDir,
+}
+
+impl Https {
+    pub async fn start(backend: super::Backend, extra: &[&str]) -> Self {
+        let certs = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed(certs.path());
+        let (ca, key) = (
+            cert.to_string_lossy().to_string(),
+            key.to_string_lossy().to_string(),
+        );
+        let mut args = vec!["--tls-cert", ca.as_str(), "--tls-key", key.as_str()];
+        args.extend_from_slice(extra);
+        let server = TestServer::start_with(backend, &args).await;
+        let pem = std::fs::read(&cert).unwrap();
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+            .build()
+            .unwrap();
+        Self {
+            server,
+            http,
+            ca,
+            _certs: certs,
+        }
+    }
+}

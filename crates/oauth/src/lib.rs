@@ -54,5 +54,19 @@ pub fn router(state: SharedState) -> Router {
             get(authorize::logout).post(authorize::logout),
         )
         .route(DEVICE_PAGE, get(device::show).post(device::submit))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// A method the endpoint does not take: OAuth's error shape, not an empty body.
+async fn method_not_allowed() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut res = OAuthResponse(graphdrive_drive::signin::OAuthError::new(
+        graphdrive_drive::signin::OAuthCode::InvalidRequest,
+        None,
+        "The HTTP method is not allowed on this endpoint.",
+    ))
+    .into_response();
+    *res.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
+    res
 }

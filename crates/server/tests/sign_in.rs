@@ -78,6 +78,16 @@ async fn discovery_and_keys(backend: Backend) {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"], "invalid_tenant");
     assert_eq!(body["error_codes"][0], 90002);
+    // A method an endpoint does not take is an OAuth error too.
+    let res = http
+        .delete(format!("{}/common/oauth2/v2.0/token", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["allow"], "POST");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
 
     // The JWKS holds the key the server's tokens name.
     let jwks: serde_json::Value = http

@@ -163,12 +163,13 @@ pub(crate) fn new_principal(kind: PrincipalKind, name: &str, display: &str) -> P
     }
 }
 
+/// A character a principal's name may hold.
+pub(crate) fn valid_name_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')
+}
+
 pub(crate) fn valid_principal_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 256
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    !name.is_empty() && name.len() <= 256 && name.chars().all(valid_name_char)
 }
 
 fn validate_principal_name(name: &str) -> Result<()> {

@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::tokens::{CLOCK_SKEW_SECS, check_nbf, unauthenticated, validation_message};
 use crate::access::{Caller, CallerKind, Scopes};
-use crate::error::{DriveError, Result};
-use crate::identities::{new_principal, valid_principal_name};
+use crate::error::Result;
+use crate::identities::{new_principal, valid_name_char, valid_principal_name};
 
 /// How long a provider's keys are used before they are fetched again.
 const KEYS_FOR: Duration = Duration::from_secs(3600);
@@ -316,13 +316,7 @@ impl crate::DriveService {
         }
         let base: String = wanted
             .chars()
-            .map(|c| {
-                if valid_principal_name(&c.to_string()) {
-                    c
-                } else {
-                    '-'
-                }
-            })
+            .map(|c| if valid_name_char(c) { c } else { '-' })
             .take(200)
             .collect();
         let suffix = &super::digest(&format!("{issuer}\n{subject}"))[..8];
@@ -335,11 +329,5 @@ impl crate::DriveService {
         tx.insert_external_identity(issuer, subject, &p.id).await?;
         tracing::info!(issuer, kind = kind.as_str(), name = %p.name, "a trusted issuer's principal seen first: added");
         Ok(p)
-    }
-}
-
-impl From<reqwest::Error> for DriveError {
-    fn from(e: reqwest::Error) -> Self {
-        DriveError::Internal(e.to_string())
     }
 }

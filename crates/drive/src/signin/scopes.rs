@@ -22,18 +22,14 @@ pub struct Granted {
 }
 
 impl Granted {
-    /// The form stored with codes and refresh tokens.
+    /// The form stored with codes and refresh tokens, which the token response's `scope` says
+    /// too.
     pub fn stored(&self) -> String {
         let mut all = self.scp.clone();
         if self.offline {
             all.push("offline_access".into());
         }
         all.join(" ")
-    }
-
-    /// What the token response's `scope` says.
-    pub fn response(&self) -> String {
-        self.stored()
     }
 }
 

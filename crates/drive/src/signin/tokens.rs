@@ -154,7 +154,7 @@ impl crate::DriveService {
         Ok(TokenSet {
             access_token,
             expires_in: ttl,
-            scope: granted.response(),
+            scope: granted.stored(),
             refresh_token,
             id_token,
             client_info: self.client_info(&user.id),

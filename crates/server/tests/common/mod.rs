@@ -306,30 +306,28 @@ impl TestServer {
         }
     }
 
+    /// A `graphdrive` command against this server's storage, not yet run.
+    pub fn cli_command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_graphdrive"));
+        c.args([
+            "--data-dir",
+            &self.data_dir.path().to_string_lossy(),
+            "--metadata",
+            &self.metadata,
+        ])
+        .args(args)
+        .env("GRAPHDRIVE_LOG", "warn");
+        c
+    }
+
     /// Runs a `graphdrive` command against this server's storage.
     pub fn cli_output(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_graphdrive"))
-            .args([
-                "--data-dir",
-                &self.data_dir.path().to_string_lossy(),
-                "--metadata",
-                &self.metadata,
-            ])
-            .args(args)
-            .env("GRAPHDRIVE_LOG", "warn")
-            .output()
-            .expect("run graphdrive")
+        self.cli_command(args).output().expect("run graphdrive")
     }
 
     /// Runs a command that must succeed; returns its trimmed stdout.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = self.cli_output(args);
-        assert!(
-            out.status.success(),
-            "graphdrive {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        succeeded(args, self.cli_output(args))
     }
 
     /// Adds a user and returns a token for them with the given scopes.
@@ -660,4 +658,14 @@ pub fn assert_hashes(item: &Value, bytes: &[u8]) {
     assert_eq!(h["sha1Hash"], sha1, "sha1Hash of {item}");
     assert_eq!(h["sha256Hash"], sha256, "sha256Hash of {item}");
     assert_eq!(h["quickXorHash"], qx, "quickXorHash of {item}");
+}
+
+/// The trimmed stdout of a command that must have succeeded.
+pub fn succeeded(args: &[&str], out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "graphdrive {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }

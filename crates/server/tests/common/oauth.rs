@@ -213,15 +213,8 @@ impl TestServer {
     /// Runs a command with `input` on its standard input; returns its trimmed stdout.
     pub fn cli_stdin(&self, args: &[&str], input: &str) -> String {
         use std::io::Write;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_graphdrive"))
-            .args([
-                "--data-dir",
-                &self.data_dir.path().to_string_lossy(),
-                "--metadata",
-                &self.metadata,
-            ])
-            .args(args)
-            .env("GRAPHDRIVE_LOG", "warn")
+        let mut child = self
+            .cli_command(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -233,13 +226,7 @@ impl TestServer {
             .unwrap()
             .write_all(input.as_bytes())
             .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "graphdrive {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        super::succeeded(args, child.wait_with_output().unwrap())
     }
 
     /// Adds a user who signs in with `password`; returns the user's id.

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use futures::Stream;
-use graphdrive_storage::metadata::{ContentTotals, DriveRecord, FileContent, ItemRecord, NewItem};
+use graphdrive_storage::metadata::{DriveRecord, FileContent, ItemRecord, NewItem};
 use graphdrive_storage::{StagedBlob, StoredBlob, Tx};
 
 use crate::access::{Caller, Need};
@@ -78,8 +78,9 @@ impl DriveService {
                 fs: FsTimes::default(),
                 ..target
             };
-            let (id, created) =
-                write_file(&mut tx, &drive, target, &staged.blob, &caller.id, now).await?;
+            let (id, created) = self
+                .write_file(&mut tx, &drive, target, &staged.blob, &caller.id, now)
+                .await?;
             self.blobs().place(&staged).await?;
             let item = tx.item(id).await?.ok_or_else(not_found)?;
             let v = view(&mut tx, &drive, item).await?;
@@ -171,14 +172,26 @@ impl DriveService {
         let blob = item.blob_hash.clone().ok_or_else(|| {
             DriveError::InvalidRequest("A folder has no content to download.".into())
         })?;
+        let mime = item
+            .mime_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".into());
+        self.link_for_blob(blob, item.size, &item.name, mime)
+    }
+
+    /// A pre-authenticated link token for a blob, served as `name`.
+    pub(crate) fn link_for_blob(
+        &self,
+        blob: String,
+        size: i64,
+        name: &str,
+        mime: String,
+    ) -> Result<String> {
         let grant = DownloadGrant {
             blob,
-            size: item.size,
-            name: item.name.clone(),
-            mime: item
-                .mime_type
-                .clone()
-                .unwrap_or_else(|| "application/octet-stream".into()),
+            size,
+            name: name.to_string(),
+            mime,
         };
         self.keys().issue_download(
             grant,
@@ -246,85 +259,81 @@ pub(crate) async fn ensure_folders(
     Ok(folder)
 }
 
-/// Writes a stored blob as the file `target` names: a new file, or new content for the file it
-/// replaces. Returns the file's id and whether it is new.
-pub(crate) async fn write_file(
-    tx: &mut Tx,
-    drive: &Drive,
-    target: FileTarget,
-    blob: &StoredBlob,
-    author: &str,
-    now: i64,
-) -> Result<(i64, bool)> {
-    require_folder(&target.parent)?;
-    let (name, existing) =
-        settle_name(tx, target.parent.id, &target.name, false, target.conflict).await?;
-    // New content for an existing file makes no new path: only a new file's path is checked.
-    if existing.is_none() {
-        check_path_length(tx, target.parent.id, &name).await?;
-    }
-    let size = blob.size as i64;
-    let freed = existing.as_ref().map_or(0, |e| e.size);
-    check_quota(tx, drive, size - freed).await?;
-    let content = FileContent {
-        blob_hash: blob.sha256.clone(),
-        size,
-        mime_type: mime_guess::from_path(&name)
-            .first_or_octet_stream()
-            .to_string(),
-    };
-    tx.add_blob_refs(blob, 1).await?;
-    let fs = target.fs;
-    let (id, created) = match existing {
-        Some(old) => {
-            check_if_match(target.if_match.as_deref(), &old)?;
-            tx.set_item_content(old.id, &content, author, now, fs.modified.unwrap_or(now))
-                .await?;
-            if let Some(hash) = &old.blob_hash {
-                tx.release_blob_refs(hash, 1, now).await?;
-            }
-            if let Some(created) = fs.created {
-                tx.set_item_fs_times(old.id, created, fs.modified.unwrap_or(now), author, now)
+impl DriveService {
+    /// Writes a stored blob as the file `target` names: a new file, or new content for the file it
+    /// replaces. Returns the file's id and whether it is new.
+    pub(crate) async fn write_file(
+        &self,
+        tx: &mut Tx,
+        drive: &Drive,
+        target: FileTarget,
+        blob: &StoredBlob,
+        author: &str,
+        now: i64,
+    ) -> Result<(i64, bool)> {
+        require_folder(&target.parent)?;
+        let (name, existing) =
+            settle_name(tx, target.parent.id, &target.name, false, target.conflict).await?;
+        // New content for an existing file makes no new path: only a new file's path is checked.
+        if existing.is_none() {
+            check_path_length(tx, target.parent.id, &name).await?;
+        }
+        let size = blob.size as i64;
+        let freed = existing.as_ref().map_or(0, |e| e.size);
+        check_quota(tx, drive, size - freed).await?;
+        let content = FileContent {
+            blob_hash: blob.sha256.clone(),
+            size,
+            mime_type: mime_guess::from_path(&name)
+                .first_or_octet_stream()
+                .to_string(),
+        };
+        tx.add_blob_refs(blob, 1).await?;
+        let fs = target.fs;
+        let (id, created) = match existing {
+            Some(old) => {
+                check_if_match(target.if_match.as_deref(), &old)?;
+                self.replace_content(tx, &old, &content, author, now, fs.modified.unwrap_or(now))
                     .await?;
+                if let Some(created) = fs.created {
+                    tx.set_item_fs_times(old.id, created, fs.modified.unwrap_or(now), author, now)
+                        .await?;
+                }
+                (old.id, false)
             }
-            let grown = ContentTotals {
-                size: size - old.size,
-                ..ContentTotals::default()
-            };
-            tx.adjust_folder_totals(target.parent.id, grown).await?;
-            (old.id, false)
-        }
-        None => {
-            let id = tx
-                .insert_item(&NewItem {
-                    drive_id: drive.record.id.clone(),
-                    parent_id: target.parent.id,
-                    name_key: names::key(&name),
-                    name,
-                    file: Some(content),
-                    author: author.to_string(),
-                    now,
-                    fs_created_at: fs.created.unwrap_or(now),
-                    fs_modified_at: fs.modified.unwrap_or(now),
-                })
-                .await?;
-            (id, true)
-        }
-    };
-    Ok((id, created))
+            None => {
+                let id = tx
+                    .insert_item(&NewItem {
+                        drive_id: drive.record.id.clone(),
+                        parent_id: target.parent.id,
+                        name_key: names::key(&name),
+                        name,
+                        file: Some(content),
+                        author: author.to_string(),
+                        now,
+                        fs_created_at: fs.created.unwrap_or(now),
+                        fs_modified_at: fs.modified.unwrap_or(now),
+                    })
+                    .await?;
+                (id, true)
+            }
+        };
+        Ok((id, created))
+    }
 }
 
-async fn check_quota(tx: &mut Tx, drive: &Drive, growth: i64) -> Result<()> {
+pub(crate) async fn check_quota(tx: &mut Tx, drive: &Drive, growth: i64) -> Result<()> {
     if growth > 0 && growth > quota_room(tx, &drive.record).await? {
         return Err(DriveError::QuotaExceeded);
     }
     Ok(())
 }
 
-/// Bytes a drive can still take: its quota less what its items use and what its open upload
-/// sessions have announced (each holds room for its whole file from the start).
+/// Bytes a drive can still take: its quota less what its items and its recycle bin use and what
+/// its open upload sessions have announced (each holds room for its whole file from the start).
 pub(crate) async fn quota_room(tx: &mut Tx, drive: &DriveRecord) -> Result<i64> {
     let root = tx.item(drive.root_id).await?.ok_or_else(not_found)?;
     let reserved = tx.reserved_by_sessions(&drive.id, now_millis()).await?;
-    Ok(drive.quota_total - root.size - reserved)
+    let binned = tx.binned_size(&drive.id).await?;
+    Ok(drive.quota_total - root.size - binned - reserved)
 }

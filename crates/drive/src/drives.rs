@@ -33,7 +33,10 @@ pub struct Drive {
 #[derive(Clone, Debug)]
 pub struct DriveView {
     pub drive: Drive,
+    /// Bytes the drive's items and its recycle bin hold.
     pub used: i64,
+    /// Bytes its recycle bin holds.
+    pub deleted: i64,
     pub file_count: i64,
 }
 
@@ -176,9 +179,11 @@ impl DriveService {
         let drive = self.open_drive(caller, selector, Need::Read).await?;
         let mut tx = self.store().read().await?;
         let root = tx.item(drive.record.root_id).await?.ok_or_else(not_found)?;
+        let deleted = tx.binned_size(&drive.record.id).await?;
         Ok(DriveView {
             drive,
-            used: root.size,
+            used: root.size + deleted,
+            deleted,
             file_count: root.descendant_files,
         })
     }

@@ -38,6 +38,11 @@ pub enum DriveError {
     /// than it announced.
     #[error("The request body ended before all its bytes arrived.")]
     BodyAborted(String),
+    /// A delta token older than the changes its drive keeps (or from a drive's other life).
+    #[error(
+        "The delta token is older than the changes this drive keeps; start over without a token."
+    )]
+    ResyncRequired,
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -155,30 +155,6 @@ impl DriveService {
         tx.commit().await?;
         Ok(v)
     }
-
-    pub async fn delete_item(
-        &self,
-        caller: &Caller,
-        sel: &DriveSelector,
-        at: &ItemRef,
-        if_match: Option<&str>,
-    ) -> Result<()> {
-        let drive = self.open_drive(caller, sel, Need::Write).await?;
-        let mut tx = self.store().write().await?;
-        tx.lock_drive(&drive.record.id).await?;
-        let item = resolve(&mut tx, &drive, at).await?;
-        check_if_match(if_match, &item)?;
-        let Some(parent) = item.parent_id else {
-            return Err(DriveError::InvalidRequest(
-                "The root folder cannot be deleted.".into(),
-            ));
-        };
-        tx.adjust_folder_totals(parent, -item.totals_in_parent())
-            .await?;
-        tx.delete_subtree(item.id, now_millis()).await?;
-        tx.commit().await?;
-        Ok(())
-    }
 }
 
 pub(crate) async fn children_page(

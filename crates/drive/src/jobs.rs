@@ -11,7 +11,6 @@ use futures::FutureExt;
 use tracing::Instrument;
 
 use graphdrive_storage::Tx;
-use graphdrive_storage::metadata::ContentTotals;
 use graphdrive_storage::metadata::copies::{self, CopyJobRecord, CopyWriter, LevelSlice};
 
 use crate::error::{DriveError, Result};
@@ -528,15 +527,13 @@ impl DriveService {
                     )));
                 }
                 names::ConflictBehavior::Replace => {
-                    // Only a file is replaced (folders clash as errors above).
-                    let replaced = ContentTotals {
-                        size: clash.existing_size,
-                        items: 1,
-                        files: 1,
-                        children: 1,
-                    };
-                    tx.adjust_folder_totals(dest.id, -replaced).await?;
-                    tx.delete_subtree(clash.existing_id, now).await?;
+                    // Only a file is replaced (folders clash as errors above); the file it
+                    // replaces goes to the recycle bin.
+                    let existing = tx
+                        .item(clash.existing_id)
+                        .await?
+                        .ok_or_else(crate::error::not_found)?;
+                    crate::recycle::bin_item(tx, &existing, &job.caller_id, now).await?;
                 }
                 names::ConflictBehavior::Rename => {
                     renamed = true;
@@ -584,7 +581,7 @@ impl DriveService {
                 None,
             )));
         }
-        let tops = tx.adopt_children(placeholder, dest.id).await?;
+        let tops = tx.adopt_children(placeholder, dest.id, now).await?;
         tx.adjust_folder_totals(dest.id, totals).await?;
         tx.delete_subtree(placeholder, now).await?;
         job.status = copies::COMPLETED.into();

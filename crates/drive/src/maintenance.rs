@@ -1,5 +1,5 @@
-//! Background upkeep: expired upload sessions, content no item references any more, and what
-//! a crash or a request that broke off left on the blob store.
+//! Background upkeep: expired upload sessions, content no item references any more, what a
+//! crash or a request that broke off left on the blob store, recycle bins and the change journal.
 
 use crate::error::Result;
 use crate::service::{DriveService, now_millis};
@@ -20,12 +20,21 @@ pub struct Collected {
     pub staged: usize,
     /// Fragment folders of upload sessions that no longer exist.
     pub orphan_parts: usize,
+    /// Items purged from recycle bins (each with everything below it).
+    pub purged: usize,
+    /// Change journal rows past their retention.
+    pub changes: u64,
 }
 
 impl DriveService {
     pub async fn collect_garbage(&self) -> Result<Collected> {
         let now = now_millis();
+        // Purged items release their blobs before the blobs no item references are collected.
+        let purged = self.purge_recycle_bins(now).await?;
         let mut tx = self.store().write().await?;
+        let changes = tx
+            .forget_changes(now.saturating_sub(self.config().journal_millis))
+            .await?;
         let sessions = tx.take_expired_upload_sessions(now).await?;
         let blobs = tx
             .take_unreferenced_blobs(now.saturating_sub(self.config().blob_grace_millis), 1000)
@@ -83,7 +92,42 @@ impl DriveService {
             blobs: blobs.len(),
             staged,
             orphan_parts,
+            purged,
+            changes,
         })
+    }
+
+    /// Purges what has been in a recycle bin for longer than the bin keeps things: one item (and
+    /// its subtree) per transaction, so no write waits long on one.
+    async fn purge_recycle_bins(&self, now: i64) -> Result<usize> {
+        let before = now.saturating_sub(self.config().recycle_bin_millis);
+        let mut purged = 0;
+        loop {
+            let expired = self
+                .store()
+                .read()
+                .await?
+                .expired_bin_items(before, 100)
+                .await?;
+            if expired.is_empty() {
+                break;
+            }
+            for entry in expired {
+                let mut tx = self.store().write().await?;
+                tx.lock_drive(&entry.drive_id).await?;
+                // Restored or purged meanwhile: nothing to do.
+                if tx.bin_entry(entry.item_id).await?.is_some() {
+                    tx.delete_subtree(entry.item_id, now).await?;
+                    purged += 1;
+                }
+                tx.commit().await?;
+            }
+        }
+        if purged > 0 {
+            tracing::info!(purged, "upkeep: items purged from recycle bins");
+            metrics::counter!("graphdrive_recycle_bin_purged_total").increment(purged as u64);
+        }
+        Ok(purged)
     }
 
     /// Removes stored fragments whose session is gone (the server stopped between ending a

@@ -34,7 +34,15 @@ pub struct DriveConfig {
     /// How long content no item references is kept before upkeep removes its bytes.
     pub blob_grace_millis: i64,
     pub sign_in: crate::signin::SignInConfig,
+    /// Versions kept per file, the current one included (older ones are dropped first).
+    pub max_versions: u32,
+    /// How long deleted items stay in the recycle bin before upkeep purges them.
+    pub recycle_bin_millis: i64,
+    /// How long the change journal keeps a change; an older delta token must start over.
+    pub journal_millis: i64,
 }
+
+pub const DAY_MILLIS: i64 = 24 * 3600 * 1000;
 
 impl Default for DriveConfig {
     fn default() -> Self {
@@ -51,6 +59,9 @@ impl Default for DriveConfig {
             max_concurrent_copies: 2,
             blob_grace_millis: 3600 * 1000,
             sign_in: crate::signin::SignInConfig::default(),
+            max_versions: 500,
+            recycle_bin_millis: 93 * DAY_MILLIS,
+            journal_millis: 93 * DAY_MILLIS,
         }
     }
 }

@@ -7,7 +7,7 @@ use graphdrive_storage::StorageError;
 use graphdrive_storage::metadata::UploadSessionRecord;
 
 use crate::access::{Caller, Need};
-use crate::content::{FileTarget, write_file};
+use crate::content::FileTarget;
 use crate::drives::{Drive, DriveSelector};
 use crate::error::{DriveError, Result, not_found};
 use crate::items::{FsTimes, check_if_match, name_taken};
@@ -310,15 +310,16 @@ impl DriveService {
                     modified: session.fs_modified_at,
                 },
             };
-            let (id, created) = write_file(
-                &mut tx,
-                &drive,
-                target,
-                &staged.blob,
-                &session.principal_id,
-                now,
-            )
-            .await?;
+            let (id, created) = self
+                .write_file(
+                    &mut tx,
+                    &drive,
+                    target,
+                    &staged.blob,
+                    &session.principal_id,
+                    now,
+                )
+                .await?;
             self.blobs().place(&staged).await?;
             let item = tx.item(id).await?.ok_or_else(not_found)?;
             let v = view(&mut tx, &drive, item).await?;

@@ -19,9 +19,13 @@ pub struct Address {
 pub enum Target {
     /// The drive itself.
     Drive,
+    /// The drive's recycle bin (`…/recycleBin/items`).
+    RecycleBin,
     Item {
         at: ItemRef,
         action: Action,
+        /// The action's argument: the token of `delta(token='…')`, a version id.
+        arg: Option<String>,
     },
 }
 
@@ -32,6 +36,13 @@ pub enum Action {
     Content,
     Copy,
     CreateUploadSession,
+    Delta,
+    Restore,
+    PermanentDelete,
+    Versions,
+    Version,
+    VersionContent,
+    RestoreVersion,
 }
 
 /// The API version prefixes the server answers under.
@@ -78,6 +89,15 @@ pub fn parse(raw: &str) -> GraphResult<Address> {
             target: Target::Drive,
         });
     }
+    if let Some(r) = cursor.rest.strip_prefix("recycleBin") {
+        return match r.trim_end_matches('/') {
+            "/items" => Ok(Address {
+                drive,
+                target: Target::RecycleBin,
+            }),
+            _ => Err(unknown(&rest)),
+        };
+    }
     let base = match cursor.segment_until_colon() {
         Some("root") => ItemBase::Root,
         Some("items") => match cursor.segment_until_colon() {
@@ -94,9 +114,19 @@ pub fn parse(raw: &str) -> GraphResult<Address> {
     };
     let mut path = cursor.colon_path();
     let mut action = Action::None;
+    let mut arg = None;
     while let Some(seg) = cursor.segment() {
         if action != Action::None {
             return Err(unknown(&rest));
+        }
+        if let Some(token) = delta_call(seg) {
+            action = Action::Delta;
+            arg = token.map(str::to_string);
+            continue;
+        }
+        if seg == "versions" {
+            (action, arg) = version_action(&mut cursor).ok_or_else(|| unknown(&rest))?;
+            continue;
         }
         action = match seg {
             "children" => match cursor.segment() {
@@ -111,6 +141,8 @@ pub fn parse(raw: &str) -> GraphResult<Address> {
             "createUploadSession"
             | "microsoft.graph.createUploadSession"
             | "oneDrive.createUploadSession" => Action::CreateUploadSession,
+            "restore" | "microsoft.graph.restore" => Action::Restore,
+            "permanentDelete" | "microsoft.graph.permanentDelete" => Action::PermanentDelete,
             _ => return Err(unknown(&rest)),
         };
     }
@@ -119,8 +151,43 @@ pub fn parse(raw: &str) -> GraphResult<Address> {
         target: Target::Item {
             at: ItemRef { base, path },
             action,
+            arg,
         },
     })
+}
+
+/// `delta`, `delta()` or `delta(token='…')` (each also as `microsoft.graph.delta…`): the
+/// token, if the call names one. `None` when the segment is not a delta call.
+fn delta_call(seg: &str) -> Option<Option<&str>> {
+    let call = seg.strip_prefix("microsoft.graph.").unwrap_or(seg);
+    let args = call.strip_prefix("delta")?;
+    if args.is_empty() || args == "()" {
+        return Some(None);
+    }
+    let token = args.strip_prefix("(token=")?.strip_suffix(')')?;
+    let token = token
+        .strip_prefix('\'')
+        .and_then(|t| t.strip_suffix('\''))
+        .unwrap_or(token);
+    Some(Some(token))
+}
+
+/// What follows `versions`: nothing (the list), or a version id and maybe `content` or
+/// `restoreVersion`.
+fn version_action(cursor: &mut Cursor) -> Option<(Action, Option<String>)> {
+    let Some(id) = cursor.segment() else {
+        return Some((Action::Versions, None));
+    };
+    if id.is_empty() {
+        return None;
+    }
+    let action = match cursor.segment() {
+        None => Action::Version,
+        Some("content" | "$value") => Action::VersionContent,
+        Some("restoreVersion" | "microsoft.graph.restoreVersion") => Action::RestoreVersion,
+        Some(_) => return None,
+    };
+    Some((action, Some(id.to_string())))
 }
 
 fn parse_drive(cursor: &mut Cursor, full: &str) -> GraphResult<DriveSelector> {
@@ -205,11 +272,35 @@ impl<'a> Cursor<'a> {
 mod tests {
     use super::*;
 
+    fn arg(path: &str) -> Option<String> {
+        match parse(path).unwrap().target {
+            Target::Item { arg, .. } => arg,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn action_arguments() {
+        assert_eq!(
+            arg("/me/drive/root/delta(token='a-b_c')").as_deref(),
+            Some("a-b_c")
+        );
+        assert_eq!(
+            arg("/me/drive/root/delta(token=abc)").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(arg("/me/drive/root/delta()"), None);
+        assert_eq!(
+            arg("/me/drive/items/X/versions/3.0/restoreVersion").as_deref(),
+            Some("3.0")
+        );
+    }
+
     fn item(path: &str) -> (DriveSelector, ItemRef, Action) {
         match parse(path).unwrap() {
             Address {
                 drive,
-                target: Target::Item { at, action },
+                target: Target::Item { at, action, .. },
             } => (drive, at, action),
             other => panic!("{other:?}"),
         }
@@ -294,6 +385,24 @@ mod tests {
             item("/me/drive/items/X/createUploadSession").2,
             Action::CreateUploadSession
         );
+        assert_eq!(item("/me/drive/root/delta").2, Action::Delta);
+        assert_eq!(item("/me/drive/root:/a:/delta()").2, Action::Delta);
+        assert_eq!(
+            item("/drives/d/items/X/microsoft.graph.delta(token='abc')").2,
+            Action::Delta
+        );
+        assert_eq!(item("/me/drive/items/X/versions").2, Action::Versions);
+        assert_eq!(
+            item("/me/drive/items/X/versions/2.0/content").2,
+            Action::VersionContent
+        );
+        assert_eq!(item("/me/drive/items/X/restore").2, Action::Restore);
+        assert!(matches!(
+            parse("/drives/d/recycleBin/items").unwrap().target,
+            Target::RecycleBin
+        ));
+        assert!(parse("/me/drive/items/X/versions/2.0/bogus").is_err());
+        assert!(parse("/me/drive/root/deltas").is_err());
         assert!(parse("/me/drive/root/bogus").is_err());
         assert!(parse("/me/drive/root/content/children").is_err());
     }

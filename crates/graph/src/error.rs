@@ -13,8 +13,8 @@ pub struct GraphError {
     pub message: String,
     /// A more specific code, nested in `innerError`.
     pub inner_code: Option<&'static str>,
-    /// The methods a resource takes, sent in `Allow` with a 405.
-    pub allow: Option<String>,
+    /// Headers the answer carries besides the body: `Allow` with a 405, `Location` with a 410.
+    pub headers: Vec<(header::HeaderName, String)>,
 }
 
 impl GraphError {
@@ -24,8 +24,13 @@ impl GraphError {
             code,
             message: message.into(),
             inner_code: None,
-            allow: None,
+            headers: vec![],
         }
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub fn with_inner(mut self, inner: &'static str) -> Self {
@@ -48,7 +53,7 @@ impl GraphError {
     /// A method the resource does not take; `allow` lists those it does (`"GET, HEAD"`).
     pub fn method_not_allowed(allow: impl Into<String>) -> Self {
         Self {
-            allow: Some(allow.into()),
+            headers: vec![(header::ALLOW, allow.into())],
             ..Self::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "notAllowed",
@@ -108,6 +113,8 @@ impl From<DriveError> for GraphError {
                 tracing::info!(%why, "client aborted the request body");
                 GraphError::invalid_request(message).with_inner("requestBodyIncomplete")
             }
+            ResyncRequired => GraphError::new(StatusCode::GONE, "resyncRequired", message)
+                .with_inner("resyncRequired"),
             Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 GraphError::new(
@@ -123,12 +130,10 @@ impl From<DriveError> for GraphError {
 impl IntoResponse for GraphError {
     fn into_response(self) -> Response {
         let mut res = self.status.into_response();
-        if let Some(allow) = self
-            .allow
-            .as_deref()
-            .and_then(|a| HeaderValue::from_str(a).ok())
-        {
-            res.headers_mut().insert(header::ALLOW, allow);
+        for (name, value) in &self.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                res.headers_mut().insert(name.clone(), v);
+            }
         }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(

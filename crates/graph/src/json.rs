@@ -38,7 +38,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
 
 /// An identitySet: who, filed under what they are.
 #[derive(Serialize)]
-struct IdentitySet<'a> {
+pub(crate) struct IdentitySet<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     user: Option<Identity<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,7 +54,11 @@ struct Identity<'a> {
     display_name: &'a str,
 }
 
-fn identity_set<'a>(id: &'a str, name: Option<&'a str>, kind: Option<&str>) -> IdentitySet<'a> {
+pub(crate) fn identity_set<'a>(
+    id: &'a str,
+    name: Option<&'a str>,
+    kind: Option<&str>,
+) -> IdentitySet<'a> {
     let who = Some(Identity {
         id,
         display_name: name.unwrap_or(id),
@@ -164,12 +168,13 @@ pub fn drive_item<'a>(
     let r = &v.record;
     let id = v.id();
     let is_root = r.parent_id.is_none();
-    let (parent_id, parent_path) = match (r.parent_id, &v.parent_path) {
-        (Some(pid), Some(path)) => (
+    // Delta leaves the path out (its views carry none); the parent's id stays.
+    let (parent_id, parent_path) = match r.parent_id {
+        Some(pid) => (
             Some(graphdrive_drive::ids::item_id(pid)),
-            Some(drive_path(path)),
+            v.parent_path.as_deref().map(drive_path),
         ),
-        _ => (None, None),
+        None => (None, None),
     };
     let file = (!r.is_folder()).then(|| FileFacet {
         mime_type: r.mime_type.as_deref().unwrap_or("application/octet-stream"),
@@ -258,7 +263,7 @@ pub fn drive(d: &DriveView, base_url: &str) -> Value {
             "total": total,
             "used": d.used,
             "remaining": remaining,
-            "deleted": 0,
+            "deleted": d.deleted,
             "fileCount": d.file_count,
             "state": state,
         },

@@ -45,6 +45,10 @@ pub fn document() -> Value {
     for (drive, drive_param) in DRIVES {
         let params: Vec<Value> = drive_param.iter().map(|p| path_param(*p)).collect();
         paths.insert(drive.to_string(), drive_path(&params));
+        paths.insert(
+            format!("{drive}/recycleBin/items"),
+            recycle_bin_path(&params),
+        );
         for (item, item_param) in ITEMS {
             let mut params = params.clone();
             params.extend(item_param.iter().map(|p| path_param(*p)));
@@ -54,12 +58,26 @@ pub fn document() -> Value {
                 (Action::Content, "/content"),
                 (Action::CreateUploadSession, "/createUploadSession"),
                 (Action::Copy, "/copy"),
+                (Action::Delta, "/delta"),
+                (Action::Restore, "/restore"),
+                (Action::PermanentDelete, "/permanentDelete"),
+                (Action::Versions, "/versions"),
+                (Action::Version, "/versions/{version-id}"),
+                (Action::VersionContent, "/versions/{version-id}/content"),
+                (
+                    Action::RestoreVersion,
+                    "/versions/{version-id}/restoreVersion",
+                ),
             ] {
                 let mut ops = Map::new();
                 for method in item_operations(action) {
                     ops.insert(method.to_string(), item_operation(action, method));
                 }
-                ops.insert("parameters".into(), Value::Array(params.clone()));
+                let mut params = params.clone();
+                if suffix.contains("{version-id}") {
+                    params.push(path_param(("version-id", "A version id, such as `2.0`.")));
+                }
+                ops.insert("parameters".into(), Value::Array(params));
                 paths.insert(format!("{drive}{item}{suffix}"), Value::Object(ops));
             }
         }
@@ -139,6 +157,18 @@ fn drive_path(params: &[Value]) -> Value {
     let get = json!({
         "summary": "Get the drive",
         "responses": responses(&[("200", returns("The drive.", "Drive"))]),
+    });
+    json!({ "parameters": params, "get": get.clone(), "head": head_of(get) })
+}
+
+fn recycle_bin_path(params: &[Value]) -> Value {
+    let get = json!({
+        "summary": "What the drive's recycle bin holds, newest first, a page at a time",
+        "parameters": with(select_expand(), [
+            query_param("$top", "Items a page holds at most.", json!({ "type": "integer", "minimum": 1 })),
+            query_param("$skiptoken", "The cursor of the next page (from @odata.nextLink).", json!({ "type": "string" })),
+        ]),
+        "responses": responses(&[("200", returns("A page of deleted items.", "RecycleBinItemCollection"))]),
     });
     json!({ "parameters": params, "get": get.clone(), "head": head_of(get) })
 }
@@ -249,6 +279,51 @@ fn item_operation(action: Action, method: &str) -> Value {
             "requestBody": json_body("CopyRequest"),
             "responses": responses(&[("202", { let mut r = empty("Accepted; Location is the monitor URL."); r["headers"] = json!({ "Location": { "schema": { "type": "string" } } }); r })]),
         }),
+        (Action::Delta, "get") => json!({
+            "summary": "What changed below a folder since a token (no token: everything), a page at a time",
+            "parameters": with(select_expand(), [
+                query_param("token", "A token from @odata.deltaLink or @odata.nextLink, or `latest`.", json!({ "type": "string" })),
+                query_param("$top", "Items a page holds at most.", json!({ "type": "integer", "minimum": 1 })),
+            ]),
+            "responses": responses(&[
+                ("200", returns("A page of changes.", "DriveItemCollection")),
+                ("410", returns("The token is too old: start over from Location.", "Error")),
+            ]),
+        }),
+        (Action::Restore, "post") => json!({
+            "summary": "Restore an item from the recycle bin",
+            "parameters": [conflict_param()],
+            "requestBody": json_body("RestoreRequest"),
+            "responses": responses(&[("200", returns("The restored item.", "DriveItem"))]),
+        }),
+        (Action::PermanentDelete, "post") => json!({
+            "summary": "Delete an item for good, without the recycle bin",
+            "parameters": [header_param("If-Match", "The eTag the item must still have.", false)],
+            "responses": responses(&[("204", empty("Deleted."))]),
+        }),
+        (Action::Versions, "get") => json!({
+            "summary": "A file's versions, the current one first",
+            "responses": responses(&[("200", returns("The versions.", "VersionCollection"))]),
+        }),
+        (Action::Version, "get") => json!({
+            "summary": "One version of a file",
+            "responses": responses(&[("200", returns("The version.", "DriveItemVersion"))]),
+        }),
+        (Action::Version, "delete") => json!({
+            "summary": "Delete an earlier version of a file",
+            "responses": responses(&[("204", empty("Deleted."))]),
+        }),
+        (Action::VersionContent, "get") => json!({
+            "summary": "Download a version: a redirect to its pre-authenticated URL",
+            "responses": responses(&[("302", empty("Redirect to the download URL."))]),
+        }),
+        (Action::RestoreVersion, "post") => json!({
+            "summary": "Make an earlier version the current content again",
+            "responses": responses(&[("204", empty("Restored."))]),
+        }),
+        (action, "head") if item_operations(action).contains(&"head") => {
+            head_of(item_operation(action, "get"))
+        }
         _ => json!({ "responses": responses(&[]) }),
     }
 }
@@ -390,7 +465,7 @@ fn components() -> Value {
                 "@microsoft.graph.downloadUrl": string } },
             "DriveItemCollection": { "type": "object", "required": ["value"], "properties": {
                 "value": { "type": "array", "items": schema_ref("DriveItem") },
-                "@odata.nextLink": string } },
+                "@odata.nextLink": string, "@odata.deltaLink": string } },
             "Drive": { "type": "object", "required": ["id", "driveType", "quota"], "properties": {
                 "id": string, "driveType": string, "name": string, "owner": identity,
                 "quota": { "type": "object", "properties": {
@@ -418,6 +493,20 @@ fn components() -> Value {
                 "status": { "type": "string", "enum": ["notStarted", "inProgress", "completed", "failed"] },
                 "percentageComplete": { "type": "number" }, "resourceId": string, "resourceLocation": string,
                 "error": { "type": "object" }, "errorCode": string } },
+            "DriveItemVersion": { "type": "object", "required": ["id"], "properties": {
+                "id": string, "size": { "type": "integer" }, "lastModifiedBy": identity,
+                "lastModifiedDateTime": { "type": "string", "format": "date-time" } } },
+            "VersionCollection": { "type": "object", "required": ["value"], "properties": {
+                "value": { "type": "array", "items": schema_ref("DriveItemVersion") } } },
+            "RecycleBinItem": { "type": "object", "required": ["id"], "properties": {
+                "id": string, "name": string, "size": { "type": "integer" }, "deletedBy": identity,
+                "deletedDateTime": { "type": "string", "format": "date-time" },
+                "deletedFromLocation": string } },
+            "RecycleBinItemCollection": { "type": "object", "required": ["value"], "properties": {
+                "value": { "type": "array", "items": schema_ref("RecycleBinItem") },
+                "@odata.nextLink": string } },
+            "RestoreRequest": { "type": "object", "properties": {
+                "name": string, "parentReference": item_reference } },
             "Health": { "type": "object", "required": ["status"], "properties": {
                 "status": string, "checks": { "type": "object" } } },
         }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use graphdrive_drive::DriveConfig;
+use graphdrive_drive::service::DAY_MILLIS;
 use graphdrive_drive::signin::SignInConfig;
 
 use crate::admin::{self, DriveCommand, GroupCommand, TokenArgs, UserCommand};
@@ -108,6 +109,20 @@ pub struct ServeArgs {
     /// Copy jobs this node runs at once.
     #[arg(long, env = "GRAPHDRIVE_MAX_CONCURRENT_COPIES", default_value_t = 2)]
     pub max_concurrent_copies: usize,
+    /// Days a deleted item stays in the recycle bin before upkeep purges it (0: at the next
+    /// round of upkeep).
+    #[arg(long, env = "GRAPHDRIVE_RECYCLE_BIN_DAYS", default_value_t = 93,
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub recycle_bin_days: u32,
+    /// Versions kept per file, the current one included; the oldest go first (1: none kept).
+    #[arg(long, env = "GRAPHDRIVE_MAX_VERSIONS", default_value_t = 500,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_versions: u32,
+    /// Days the change journal keeps a change: a delta token older than that starts over
+    /// (`410 resyncRequired`).
+    #[arg(long, env = "GRAPHDRIVE_DELTA_RETENTION_DAYS", default_value_t = 93,
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub delta_retention_days: u32,
     /// Seconds content no item references any more is kept before its bytes are removed.
     #[arg(long, env = "GRAPHDRIVE_BLOB_GRACE_SECS", default_value_t = 3600)]
     pub blob_grace_secs: u64,
@@ -213,6 +228,9 @@ impl Cli {
                         .unwrap_or(i64::MAX),
                     node_id: startup::node_id(&self.storage.data_dir)?,
                     sign_in: args.sign_in.config(),
+                    max_versions: args.max_versions,
+                    recycle_bin_millis: i64::from(args.recycle_bin_days) * DAY_MILLIS,
+                    journal_millis: i64::from(args.delta_retention_days) * DAY_MILLIS,
                     ..DriveConfig::default()
                 };
                 let service = startup::open_service(&self.storage, config, true).await?;

@@ -1,4 +1,5 @@
-//! Items: get, list children, create folder, update (rename, move, times), delete.
+//! Items: get, list children, create folder, update (rename, move, times), delete (into the
+//! recycle bin).
 
 use axum::body::Body;
 use axum::http::{StatusCode, header};
@@ -119,6 +120,7 @@ fn parse_reference_path(p: &str) -> GraphResult<(Option<String>, ItemRef)> {
                 Target::Item {
                     at,
                     action: address::Action::None,
+                    arg: None,
                 },
         } => {
             let drive_id = match drive {
@@ -254,7 +256,7 @@ struct Page<T> {
 }
 
 /// The URL of the next page: this request's, with the new `$skiptoken`.
-fn next_link(req: &GraphRequest, token: &str) -> String {
+pub(crate) fn next_link(req: &GraphRequest, token: &str) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in &req.query.pairs {
         if !k.trim_start_matches('$').eq_ignore_ascii_case("skiptoken") {
@@ -377,7 +379,7 @@ pub(super) async fn update(req: GraphRequest, at: ItemRef, body: Body) -> GraphR
     Ok(json_response(StatusCode::OK, &item_json(&req.state, &view)))
 }
 
-/// `DELETE …/items/{id}`
+/// `DELETE …/items/{id}`: moves the item to the recycle bin.
 pub(super) async fn delete(req: GraphRequest, at: ItemRef) -> GraphResult<Response> {
     let if_match = req.header(header::IF_MATCH).map(str::to_string);
     req.state

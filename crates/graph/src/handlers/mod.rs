@@ -2,9 +2,12 @@
 
 pub mod content;
 pub mod copy;
+mod delta;
 mod drive;
 pub(crate) mod items;
+mod recycle;
 pub mod uploads;
+mod versions;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -95,7 +98,11 @@ async fn route(
             Method::GET | Method::HEAD => drive::get(req).await,
             _ => Err(GraphError::method_not_allowed("GET, HEAD")),
         },
-        Target::Item { at, action } => match (action, method) {
+        Target::RecycleBin => match method {
+            Method::GET | Method::HEAD => recycle::list(req).await,
+            _ => Err(GraphError::method_not_allowed("GET, HEAD")),
+        },
+        Target::Item { at, action, arg } => match (action, method) {
             (Action::None, Method::GET | Method::HEAD) => items::get(req, at).await,
             (Action::None, Method::PATCH) => items::update(req, at, body).await,
             (Action::None, Method::DELETE) => items::delete(req, at).await,
@@ -105,6 +112,16 @@ async fn route(
             (Action::Content, Method::PUT) => content::put(req, at, body).await,
             (Action::CreateUploadSession, Method::POST) => uploads::create(req, at, body).await,
             (Action::Copy, Method::POST) => copy::copy(req, at, body).await,
+            (Action::Delta, Method::GET | Method::HEAD) => delta::get(req, at, arg).await,
+            (Action::Restore, Method::POST) => recycle::restore(req, at, body).await,
+            (Action::PermanentDelete, Method::POST) => recycle::permanent_delete(req, at).await,
+            (Action::Versions, Method::GET | Method::HEAD) => versions::list(req, at).await,
+            (Action::Version, Method::GET | Method::HEAD) => versions::get(req, at, arg).await,
+            (Action::Version, Method::DELETE) => versions::delete(req, at, arg).await,
+            (Action::VersionContent, Method::GET | Method::HEAD) => {
+                versions::content(req, at, arg).await
+            }
+            (Action::RestoreVersion, Method::POST) => versions::restore(req, at, arg).await,
             (action, _) => Err(GraphError::method_not_allowed(allowed_methods(action))),
         },
     }
@@ -114,12 +131,19 @@ async fn route(
 fn family(target: &Target) -> &'static str {
     match target {
         Target::Drive => "drive",
+        Target::RecycleBin => "recycleBin",
         Target::Item { action, .. } => match action {
             Action::None => "item",
             Action::Children => "children",
             Action::Content => "content",
             Action::CreateUploadSession => "createUploadSession",
             Action::Copy => "copy",
+            Action::Delta => "delta",
+            Action::Restore | Action::PermanentDelete => "recycleBin",
+            Action::Versions
+            | Action::Version
+            | Action::VersionContent
+            | Action::RestoreVersion => "versions",
         },
     }
 }
@@ -131,7 +155,13 @@ pub(crate) fn item_operations(action: Action) -> &'static [&'static str] {
         Action::None => &["get", "head", "patch", "delete"],
         Action::Children => &["get", "head", "post"],
         Action::Content => &["get", "head", "put"],
-        Action::CreateUploadSession | Action::Copy => &["post"],
+        Action::CreateUploadSession
+        | Action::Copy
+        | Action::Restore
+        | Action::PermanentDelete
+        | Action::RestoreVersion => &["post"],
+        Action::Delta | Action::Versions | Action::VersionContent => &["get", "head"],
+        Action::Version => &["get", "head", "delete"],
     }
 }
 

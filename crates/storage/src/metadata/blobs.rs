@@ -41,6 +41,16 @@ impl Tx {
         Ok(())
     }
 
+    /// Adds `n` references to a blob the store already holds.
+    pub async fn retain_blob(&mut self, hash: &str, n: i64) -> Result<()> {
+        sqlx::query("UPDATE blobs SET refcount = refcount + $2, zero_since = NULL WHERE hash = $1")
+            .bind(hash)
+            .bind(n)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     pub async fn release_blob_refs(&mut self, hash: &str, n: i64, now: i64) -> Result<()> {
         sqlx::query(
             "UPDATE blobs SET refcount = refcount - $2, \

@@ -1,6 +1,6 @@
 //! Items: files and folders.
 
-use super::{ChildOrder, ContentTotals, FileContent, ItemRecord, NewItem, Tx};
+use super::{ChildOrder, ContentTotals, FileContent, ItemChange, ItemRecord, NewItem, Tx};
 use crate::Result;
 
 /// Every item read joins its blob's hashes and its authors' names.
@@ -133,12 +133,6 @@ impl Tx {
 
     /// Inserts a file or folder under its parent and updates the totals of the folders above.
     pub async fn insert_item(&mut self, item: &NewItem) -> Result<i64> {
-        let scopes: Vec<_> = self
-            .scopes_of(item.parent_id)
-            .await?
-            .into_iter()
-            .filter(|s| s.holds_item)
-            .collect();
         let (is_folder, size, blob, mime) = match &item.file {
             Some(f) => (
                 0i64,
@@ -169,9 +163,8 @@ impl Tx {
         .bind(item.fs_modified_at)
         .fetch_one(self.conn())
         .await?;
-        for scope in &scopes {
-            self.exclude_from_copy(&scope.job_id, id).await?;
-        }
+        self.record_change(ItemChange::Created { id }, item.now)
+            .await?;
         let added = ContentTotals {
             size,
             items: 1,
@@ -195,9 +188,7 @@ impl Tx {
             .into_iter()
             .map(|a| a.id)
             .collect();
-        for scope in self.scopes_in_chain(&chain).await? {
-            self.preserve_for_copy(&scope.job_id, &scope.chain).await?;
-        }
+        self.snapshot_totals(&chain).await?;
         if delta.children != 0 {
             sqlx::query("UPDATE items SET child_count = child_count + $2 WHERE id = $1")
                 .bind(folder_id)
@@ -255,20 +246,17 @@ impl Tx {
         author: &str,
         now: i64,
     ) -> Result<()> {
-        let before: Vec<_> = self
-            .scopes_of(id)
-            .await?
-            .into_iter()
-            .filter(|s| s.holds_item)
-            .collect();
-        for scope in &before {
-            self.preserve_for_copy(&scope.job_id, &[id]).await?;
-        }
-        for scope in self.scopes_of(parent_id).await? {
-            if scope.holds_item && !before.iter().any(|b| b.job_id == scope.job_id) {
-                self.exclude_from_copy(&scope.job_id, id).await?;
-            }
-        }
+        let from: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT parent_id FROM items WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.conn())
+                .await?;
+        let change = if from.and_then(|f| f.0) == Some(parent_id) {
+            ItemChange::Renamed { id }
+        } else {
+            ItemChange::Moved { id, to: parent_id }
+        };
+        self.record_change(change, now).await?;
         sqlx::query(
             "UPDATE items SET parent_id = $2, name = $3, name_key = $4, modified_by = $5, \
              modified_at = $6, etag_rev = etag_rev + 1 WHERE id = $1",
@@ -293,7 +281,8 @@ impl Tx {
         now: i64,
         fs_modified_at: i64,
     ) -> Result<()> {
-        self.preserve_item_for_copies(id).await?;
+        self.record_change(ItemChange::ContentReplaced { id }, now)
+            .await?;
         sqlx::query(
             "UPDATE items SET blob_hash = $2, size = $3, mime_type = $4, modified_by = $5, \
              modified_at = $6, fs_modified_at = $7, etag_rev = etag_rev + 1, \
@@ -319,7 +308,7 @@ impl Tx {
         author: &str,
         now: i64,
     ) -> Result<()> {
-        self.preserve_item_for_copies(id).await?;
+        self.record_change(ItemChange::Updated { id }, now).await?;
         sqlx::query(
             "UPDATE items SET fs_created_at = $2, fs_modified_at = $3, modified_by = $4, \
              modified_at = $5, etag_rev = etag_rev + 1 WHERE id = $1",
@@ -334,19 +323,17 @@ impl Tx {
         Ok(())
     }
 
-    /// Deletes an item with everything below it and releases the blobs they referenced. The
-    /// totals of the folders above are the caller's concern.
+    /// Deletes an item with everything below it for good (their earlier versions and recycle
+    /// bin entries too) and releases the blobs they referenced. The totals of the folders above
+    /// are the caller's concern.
     pub async fn delete_subtree(&mut self, id: i64, now: i64) -> Result<()> {
-        for (job_id, _) in self.active_copies().await? {
-            let held = self
-                .scopes_of(id)
-                .await?
-                .iter()
-                .any(|s| s.job_id == job_id && s.holds_item);
-            if held || self.subtree_has_preserved(&job_id, id).await? {
-                self.preserve_subtree_for_copy(&job_id, id).await?;
-            }
-        }
+        self.record_change(ItemChange::Purged { id }, now).await?;
+        self.forget_versions_below(id, now).await?;
+        // Only an item detached from the tree has an entry: nothing below one can have its own.
+        sqlx::query("DELETE FROM recycle_bin WHERE item_id = $1")
+            .bind(id)
+            .execute(self.conn())
+            .await?;
         sqlx::query(concat!(
             subtree_cte!(),
             ", refs AS (SELECT i.blob_hash AS hash, COUNT(*) AS n FROM items i \
@@ -366,18 +353,6 @@ impl Tx {
         .bind(id)
         .execute(self.conn())
         .await?;
-        Ok(())
-    }
-}
-
-impl Tx {
-    /// Keeps an item's current version for every running copy whose source holds it.
-    async fn preserve_item_for_copies(&mut self, id: i64) -> Result<()> {
-        for scope in self.scopes_of(id).await? {
-            if scope.holds_item {
-                self.preserve_for_copy(&scope.job_id, &[id]).await?;
-            }
-        }
         Ok(())
     }
 }

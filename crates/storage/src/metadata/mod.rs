@@ -4,7 +4,9 @@
 //! each has its own versioned migrations, applied at start, and the few statements whose dialects
 //! differ branch on [`Backend`].
 
+mod bin;
 mod blobs;
+mod changes;
 pub mod copies;
 mod drives;
 mod items;
@@ -12,9 +14,13 @@ mod principals;
 mod records;
 mod signin;
 mod uploads;
+mod versions;
 
+pub use bin::BinEntry;
+pub use changes::{ChangeKind, ChangeRecord, ItemChange, JournalState};
 pub use records::*;
 pub use signin::{ClientRecord, CodeRecord, DeviceCodeRecord, RefreshRecord, SigningKeyRecord};
+pub use versions::VersionRecord;
 
 use std::sync::Arc;
 use std::time::Duration;

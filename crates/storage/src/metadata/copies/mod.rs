@@ -16,7 +16,6 @@ mod jobs;
 mod snapshot;
 mod tree;
 
-pub(crate) use snapshot::Scope;
 pub use tree::StagedClash;
 
 use sqlx::FromRow;

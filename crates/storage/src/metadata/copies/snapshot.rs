@@ -3,7 +3,7 @@
 //! listed in `copy_excluded`.
 
 use crate::Result;
-use crate::metadata::{Backend, Tx};
+use crate::metadata::{Backend, ItemChange, Tx};
 
 use super::tree::SOURCE_COLUMNS;
 
@@ -17,6 +17,72 @@ pub(crate) struct Scope {
 }
 
 impl Tx {
+    /// Keeps a running copy's view of its source across one item change (see [`ItemChange`]).
+    pub(crate) async fn snapshot_change(&mut self, change: ItemChange) -> Result<()> {
+        if self.active_copies().await?.is_empty() {
+            return Ok(());
+        }
+        match change {
+            // An item new to the tree is left out by every copy whose source holds it now.
+            ItemChange::Created { id } | ItemChange::Published { id, .. } => {
+                for scope in self.scopes_of(id).await? {
+                    if scope.holds_item {
+                        self.exclude_from_copy(&scope.job_id, id).await?;
+                    }
+                }
+            }
+            ItemChange::Updated { id }
+            | ItemChange::Renamed { id }
+            | ItemChange::ContentReplaced { id }
+            | ItemChange::Deleted { id } => {
+                for scope in self.scopes_of(id).await? {
+                    if scope.holds_item {
+                        self.preserve_for_copy(&scope.job_id, &[id]).await?;
+                    }
+                }
+            }
+            // Copies that hold the item keep it where it was; copies that only hold where it
+            // goes leave it out.
+            ItemChange::Moved { id, to } | ItemChange::Restored { id, to } => {
+                let before: Vec<_> = self
+                    .scopes_of(id)
+                    .await?
+                    .into_iter()
+                    .filter(|s| s.holds_item)
+                    .collect();
+                for scope in &before {
+                    self.preserve_for_copy(&scope.job_id, &[id]).await?;
+                }
+                for scope in self.scopes_of(to).await? {
+                    if scope.holds_item && !before.iter().any(|b| b.job_id == scope.job_id) {
+                        self.exclude_from_copy(&scope.job_id, id).await?;
+                    }
+                }
+            }
+            ItemChange::Purged { id } => {
+                for (job_id, _) in self.active_copies().await? {
+                    let held = self
+                        .scopes_of(id)
+                        .await?
+                        .iter()
+                        .any(|s| s.job_id == job_id && s.holds_item);
+                    if held || self.subtree_has_preserved(&job_id, id).await? {
+                        self.preserve_subtree_for_copy(&job_id, id).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps a running copy's view of the folders above a change whose totals it changes.
+    pub(crate) async fn snapshot_totals(&mut self, chain: &[i64]) -> Result<()> {
+        for scope in self.scopes_in_chain(chain).await? {
+            self.preserve_for_copy(&scope.job_id, &scope.chain).await?;
+        }
+        Ok(())
+    }
+
     /// Active copies (job id, source root), read once per transaction.
     pub(crate) async fn active_copies(&mut self) -> Result<Vec<(String, i64)>> {
         if let Some(a) = &self.active_copies {

@@ -3,9 +3,9 @@
 use sqlx::any::AnyArguments;
 use sqlx::{Any, FromRow, Row};
 
-use super::{CopyWriter, LevelSlice, Scope};
+use super::{CopyWriter, LevelSlice};
 use crate::Result;
-use crate::metadata::{Backend, ContentTotals, Tx};
+use crate::metadata::{Backend, ContentTotals, ItemChange, Tx};
 
 /// The columns a copy carries over, in `items` and in `copy_preserved` alike.
 /// Where a copy reads its source rows, each with the filter that applies there: live rows (less
@@ -412,13 +412,7 @@ impl Tx {
     }
 
     /// Moves every child of `from` into `to` (totals are the caller's concern); returns their ids.
-    pub async fn adopt_children(&mut self, from: i64, to: i64) -> Result<Vec<i64>> {
-        let scopes: Vec<Scope> = self
-            .scopes_of(to)
-            .await?
-            .into_iter()
-            .filter(|s| s.holds_item)
-            .collect();
+    pub async fn adopt_children(&mut self, from: i64, to: i64, now: i64) -> Result<Vec<i64>> {
         let rows: Vec<(i64,)> =
             sqlx::query_as("UPDATE items SET parent_id = $2 WHERE parent_id = $1 RETURNING id")
                 .bind(from)
@@ -426,10 +420,9 @@ impl Tx {
                 .fetch_all(self.conn())
                 .await?;
         let ids: Vec<i64> = rows.into_iter().map(|r| r.0).collect();
-        for scope in &scopes {
-            for id in &ids {
-                self.exclude_from_copy(&scope.job_id, *id).await?;
-            }
+        for &id in &ids {
+            self.record_change(ItemChange::Published { id, to }, now)
+                .await?;
         }
         Ok(ids)
     }

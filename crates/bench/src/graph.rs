@@ -50,6 +50,36 @@ impl Client {
         Ok(r.json().await?)
     }
 
+    /// GET of an absolute URL (a nextLink or deltaLink).
+    pub async fn get_url(&self, url: &str) -> anyhow::Result<Value> {
+        let r = self.send(self.http.get(url)).await?;
+        if !r.status().is_success() {
+            bail!("GET {url}: {}", r.status());
+        }
+        Ok(r.json().await?)
+    }
+
+    /// POST of a JSON body; fails unless the answer is a success.
+    pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<()> {
+        let r = self
+            .send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await?;
+        if !r.status().is_success() {
+            bail!("POST {path}: {}", r.status());
+        }
+        Ok(())
+    }
+
+    pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
+        let r = self
+            .send(self.http.delete(format!("{}{path}", self.base)))
+            .await?;
+        if !r.status().is_success() {
+            bail!("DELETE {path}: {}", r.status());
+        }
+        Ok(())
+    }
+
     pub async fn mkdir(&self, name: &str) -> anyhow::Result<Value> {
         let r = self
             .send(

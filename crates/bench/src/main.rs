@@ -5,6 +5,7 @@
 
 mod baseline;
 mod graph;
+mod journal;
 mod observe;
 mod peers;
 mod probe;
@@ -36,6 +37,12 @@ enum Cmd {
     Copy(CopyArgs),
     /// What metrics and the request log cost: GET item requests/s with and without them.
     Observe,
+    /// Delta and the recycle bin on a drive of about a million items.
+    Journal {
+        /// Levels of the doubling tree: 4 makes about 1,000,000 items, 3 about 100,000.
+        #[arg(long, default_value_t = 4)]
+        levels: usize,
+    },
 }
 
 #[derive(clap::Args)]
@@ -106,6 +113,19 @@ pub struct Results {
 async fn main() -> anyhow::Result<()> {
     let args = match Cli::parse().command {
         Cmd::Copy(args) => args,
+        Cmd::Journal { levels } => {
+            let work = tempfile::Builder::new()
+                .prefix("graphdrive-bench")
+                .tempdir_in(".")?;
+            let r = journal::run(work.path(), levels).await?;
+            journal::write(
+                std::path::Path::new("BENCHMARKS.md"),
+                &r,
+                &format!("Machine: {}.", report::machine()),
+            )?;
+            println!("{}", journal::table(&r));
+            return Ok(());
+        }
         Cmd::Observe => {
             let work = tempfile::Builder::new()
                 .prefix("graphdrive-bench")

@@ -92,7 +92,7 @@ impl DriveService {
         let mut sessions = vec![];
         if let Some(d) = &drive {
             tx.lock_drive(&d.record.id).await?;
-            if (d.items > 0 || d.reserved > 0) && !delete_drive {
+            if (d.items > 0 || d.used > 0 || d.reserved > 0) && !delete_drive {
                 return Err(DriveError::InvalidRequest(format!(
                     "The user \"{}\" owns a drive with {} items ({} bytes); remove it with \
                      --delete-drive, or empty the drive first.",
@@ -203,8 +203,10 @@ async fn drive_usage(tx: &mut Tx, owner_id: &str) -> Result<Option<DriveUsage>> 
     };
     let root = tx.item(record.root_id).await?;
     let reserved = tx.reserved_by_sessions(&record.id, now_millis()).await?;
+    let binned = tx.binned_size(&record.id).await?;
     Ok(Some(DriveUsage {
-        used: root.as_ref().map_or(0, |r| r.size),
+        // As `quota.used`: the recycle bin counts.
+        used: root.as_ref().map_or(0, |r| r.size) + binned,
         files: root.as_ref().map_or(0, |r| r.descendant_files),
         items: root.as_ref().map_or(0, |r| r.descendants),
         reserved,

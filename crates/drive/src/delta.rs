@@ -16,7 +16,9 @@ use std::collections::{HashMap, HashSet};
 
 use base64::Engine;
 use graphdrive_storage::Tx;
-use graphdrive_storage::metadata::{ChangeKind, ChangeRecord, ChildOrder, ItemRecord};
+use graphdrive_storage::metadata::{
+    ChangeKind, ChangeRecord, ChildOrder, ItemRecord, JournalState,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{Caller, Need};
@@ -39,7 +41,7 @@ const JOURNAL_BATCH: i64 = 500;
 #[derive(Clone, Debug)]
 pub enum DeltaEntry {
     /// An item in its latest state (its view has no parent path: delta leaves it out).
-    Item(ItemView),
+    Item(Box<ItemView>),
     /// An item that left the folder's tree (deleted, or moved out of it).
     Deleted {
         id: i64,
@@ -82,6 +84,41 @@ struct Cursor {
 }
 
 impl Cursor {
+    /// A round that begins now, at the drive's latest change.
+    fn fresh(drive: &Drive, scope: i64, latest: i64) -> Self {
+        Self {
+            drive: drive.record.id.clone(),
+            scope,
+            pos: latest,
+            upto: Some(latest),
+            stack: vec![],
+        }
+    }
+
+    /// The cursor a client's token names: `latest`, or one this folder handed out that the
+    /// journal still covers.
+    fn resume(token: &str, drive: &Drive, scope: i64, journal: JournalState) -> Result<Self> {
+        if token.eq_ignore_ascii_case("latest") {
+            return Ok(Self {
+                upto: None,
+                ..Self::fresh(drive, scope, journal.latest)
+            });
+        }
+        let c = Self::decode(token)?;
+        if c.drive != drive.record.id || c.scope != scope {
+            return Err(DriveError::InvalidRequest(
+                "The delta token belongs to another folder.".into(),
+            ));
+        }
+        if c.pos < journal.floor || c.pos > journal.latest {
+            return Err(DriveError::ResyncRequired);
+        }
+        Ok(Self {
+            upto: Some(c.upto.unwrap_or(journal.latest)),
+            ..c
+        })
+    }
+
     fn encode(&self) -> String {
         let json = serde_json::to_vec(self).expect("a cursor serializes");
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
@@ -126,41 +163,16 @@ impl DriveService {
             .journal_state(&drive.record.id)
             .await?
             .ok_or_else(crate::error::not_found)?;
-        let fresh = Cursor {
-            drive: drive.record.id.clone(),
-            scope: scope.id,
-            pos: journal.latest,
-            upto: Some(journal.latest),
-            stack: vec![],
-        };
         let mut page = Builder::new(&drive, scope.id);
         let mut cursor = match token {
             None => {
                 page.emit(&mut tx, scope.clone()).await?;
                 Cursor {
                     stack: vec![(scope.id, None)],
-                    ..fresh
+                    ..Cursor::fresh(&drive, scope.id, journal.latest)
                 }
             }
-            Some(t) if t.eq_ignore_ascii_case("latest") => Cursor {
-                upto: None,
-                ..fresh
-            },
-            Some(t) => {
-                let c = Cursor::decode(t)?;
-                if c.drive != drive.record.id || c.scope != scope.id {
-                    return Err(DriveError::InvalidRequest(
-                        "The delta token belongs to another folder.".into(),
-                    ));
-                }
-                if c.pos < journal.floor || c.pos > journal.latest {
-                    return Err(DriveError::ResyncRequired);
-                }
-                Cursor {
-                    upto: Some(c.upto.unwrap_or(journal.latest)),
-                    ..c
-                }
-            }
+            Some(t) => Cursor::resume(t, &drive, scope.id, journal)?,
         };
         let limit = top
             .unwrap_or(if token.is_none() {
@@ -220,19 +232,22 @@ impl<'a> Builder<'a> {
 
     fn emit_view(&mut self, record: ItemRecord) {
         self.shown.insert(record.id);
-        self.entries.push(DeltaEntry::Item(view_with_parent_path(
-            self.drive, record, None,
-        )));
+        self.entries
+            .push(DeltaEntry::Item(Box::new(view_with_parent_path(
+                self.drive, record, None,
+            ))));
     }
 
-    /// Shows an item (the folders above it first, those the page has not shown yet).
+    /// Shows an item, after the folders between it and the followed folder that the page has
+    /// not shown yet.
     async fn emit(&mut self, tx: &mut Tx, record: ItemRecord) -> Result<()> {
         if let Some(parent) = record.parent_id
             && record.id != self.scope
             && let Some(chain) = self.chain(tx, parent).await?
         {
-            let upto = chain.iter().position(|&id| id == self.scope);
-            let missing: Vec<i64> = chain[..upto.map_or(0, |i| i + 1)]
+            // The folders strictly between the followed folder and the item.
+            let upto = chain.iter().position(|&id| id == self.scope).unwrap_or(0);
+            let missing: Vec<i64> = chain[..upto]
                 .iter()
                 .copied()
                 .filter(|id| !self.shown.contains(id))
@@ -274,6 +289,11 @@ impl<'a> Builder<'a> {
     /// Fills the page up to `limit` entries, moving the cursor past what it shows.
     async fn fill(&mut self, tx: &mut Tx, cursor: &mut Cursor, limit: usize) -> Result<()> {
         let upto = cursor.upto.expect("a round has begun");
+        // Folders still being enumerated were shown on an earlier page of this round, in a
+        // state at least as new as any change of the round: showing them again later in this
+        // page would put them after children of theirs.
+        self.shown
+            .extend(cursor.stack.iter().map(|(folder, _)| *folder));
         while self.entries.len() < limit {
             if !cursor.stack.is_empty() {
                 self.enumerate(tx, cursor, limit).await?;

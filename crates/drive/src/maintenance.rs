@@ -31,10 +31,13 @@ impl DriveService {
         let now = now_millis();
         // Purged items release their blobs before the blobs no item references are collected.
         let purged = self.purge_recycle_bins(now).await?;
+        // In a transaction of its own: it takes drive rows, which writers take before blob rows.
         let mut tx = self.store().write().await?;
         let changes = tx
             .forget_changes(now.saturating_sub(self.config().journal_millis))
             .await?;
+        tx.commit().await?;
+        let mut tx = self.store().write().await?;
         let sessions = tx.take_expired_upload_sessions(now).await?;
         let blobs = tx
             .take_unreferenced_blobs(now.saturating_sub(self.config().blob_grace_millis), 1000)

@@ -30,10 +30,14 @@ fn blob_file(server: &TestServer, content: &[u8]) -> PathBuf {
         .join(&sha256)
 }
 
+/// Deletes an item for good (a plain delete keeps it, and its bytes, in the recycle bin).
 async fn delete(api: &Api, path: &str) {
-    api.delete(&format!("/me/drive/root:/{path}"))
-        .await
-        .expect(204);
+    api.post(
+        &format!("/me/drive/root:/{path}:/permanentDelete"),
+        &serde_json::json!({}),
+    )
+    .await
+    .expect(204);
 }
 
 async fn unreferenced_content_is_removed(backend: Backend) {

@@ -111,10 +111,21 @@ async fn uploads_past_the_free_space_floor_are_507(backend: Backend) {
     let anon = server.anonymous();
     let r = put_fragment(&anon, &url, &big, 0, big.len()).await;
     r.expect_error(507, "insufficientStorage");
-    // Reads and a delete still work; once upkeep has freed the bytes, uploads work again.
+    // Reads and deletes still work (into the recycle bin, and out of it for good); once upkeep
+    // has freed the bytes, uploads work again.
     common::get_ok(&api, "/me/drive/root:/fill:/children").await;
     api.delete("/me/drive/root:/fill/0.bin").await.expect(204);
-    api.delete("/me/drive/root:/fill/1.bin").await.expect(204);
+    api.post("/me/drive/root:/fill/1.bin:/permanentDelete", &json!({}))
+        .await
+        .expect(204);
+    let binned = common::get_ok(&api, "/me/drive/recycleBin/items").await;
+    let zero = binned["value"][0]["id"].as_str().unwrap().to_string();
+    api.post(
+        &format!("/me/drive/items/{zero}/permanentDelete"),
+        &json!({}),
+    )
+    .await
+    .expect(204);
     eventually(10, "an upload after space was freed", || {
         let api = api.clone();
         async move {

@@ -78,6 +78,13 @@ async fn quota_used(api: &Api) -> i64 {
         .expect("quota.used")
 }
 
+/// `quota.deleted` of the caller's drive: what its recycle bin holds.
+async fn quota_deleted(api: &Api) -> i64 {
+    my_drive(api).await["quota"]["deleted"]
+        .as_i64()
+        .expect("quota.deleted")
+}
+
 /// `quota.fileCount` of the caller's drive.
 async fn file_count(api: &Api) -> i64 {
     my_drive(api).await["quota"]["fileCount"]
@@ -1282,7 +1289,9 @@ async fn delete_items_and_subtrees(backend: Backend) {
         .await
         .expect_error(404, "itemNotFound");
     assert_eq!(totals(&alice, "/me/drive/root").await, (60, 1));
-    assert_eq!(quota_used(&alice).await, 60);
+    // What is deleted waits in the recycle bin, which counts as used.
+    assert_eq!(quota_used(&alice).await, 65);
+    assert_eq!(quota_deleted(&alice).await, 5);
     assert_eq!(file_count(&alice).await, 3);
     alice
         .delete(&keep_url)
@@ -1308,7 +1317,8 @@ async fn delete_items_and_subtrees(backend: Backend) {
         .expect_error(404, "itemNotFound");
     assert_eq!(totals(&alice, "/me/drive/root:/tree").await, (10, 1));
     assert_eq!(totals(&alice, "/me/drive/root").await, (10, 1));
-    assert_eq!(quota_used(&alice).await, 10);
+    assert_eq!(quota_used(&alice).await, 65);
+    assert_eq!(quota_deleted(&alice).await, 55);
     assert_eq!(
         file_count(&alice).await,
         1,
@@ -1328,7 +1338,7 @@ async fn delete_items_and_subtrees(backend: Backend) {
         .await
         .expect_error(404, "itemNotFound");
     assert_eq!(totals(&alice, "/me/drive/root").await, (0, 0));
-    assert_eq!(quota_used(&alice).await, 0);
+    assert_eq!(quota_used(&alice).await, quota_deleted(&alice).await);
     assert_eq!(file_count(&alice).await, 0);
 
     // The root stays.

@@ -2,6 +2,7 @@
 //! fresh SQLite file or a fresh PostgreSQL database, and talks to it over real HTTP.
 #![allow(dead_code)]
 
+pub mod delta;
 pub mod idp;
 pub mod oauth;
 pub mod raw_http;
@@ -173,7 +174,7 @@ impl TestServer {
     }
 
     /// Asserts what the store keeps up to date on every write (no copy may be running): every
-    /// blob's reference count is the number of items holding it, which blob collection relies on
+    /// blob's reference count is the number of items and versions holding it, which blob collection relies on
     /// to never lose or leak content, and every folder's totals are those of what lies below it.
     pub async fn assert_store_consistent(&self) {
         sqlx::any::install_default_drivers();
@@ -182,8 +183,10 @@ impl TestServer {
             .expect("open the metadata database");
         let (wrong, dangling): (i64, i64) = sqlx::query_as(
             "SELECT \
-             (SELECT COUNT(*) FROM blobs b LEFT JOIN (SELECT blob_hash, COUNT(*) AS n FROM items \
-              WHERE blob_hash IS NOT NULL GROUP BY blob_hash) c ON c.blob_hash = b.hash \
+             (SELECT COUNT(*) FROM blobs b LEFT JOIN (SELECT blob_hash, COUNT(*) AS n FROM \
+              (SELECT blob_hash FROM items WHERE blob_hash IS NOT NULL \
+               UNION ALL SELECT blob_hash FROM item_versions) r GROUP BY blob_hash) c \
+              ON c.blob_hash = b.hash \
               WHERE b.refcount <> COALESCE(c.n, 0)), \
              (SELECT COUNT(*) FROM items i WHERE i.blob_hash IS NOT NULL \
               AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.hash = i.blob_hash))",

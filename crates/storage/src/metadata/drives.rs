@@ -62,17 +62,28 @@ impl Tx {
     /// then collects), its upload sessions and the drive itself. Returns the sessions removed,
     /// whose stored fragments the caller removes.
     pub async fn remove_drive(&mut self, id: &str, now: i64) -> Result<Vec<String>> {
+        // The blobs its files and their earlier versions hold (files in the recycle bin too).
         sqlx::query(
             "UPDATE blobs SET refcount = refcount - c.n, \
              zero_since = CASE WHEN refcount - c.n <= 0 THEN $2 ELSE NULL END \
-             FROM (SELECT blob_hash, COUNT(*) AS n FROM items \
-                   WHERE drive_id = $1 AND blob_hash IS NOT NULL GROUP BY blob_hash) c \
+             FROM (SELECT blob_hash, COUNT(*) AS n FROM \
+                   (SELECT blob_hash FROM items WHERE drive_id = $1 AND blob_hash IS NOT NULL \
+                    UNION ALL SELECT v.blob_hash FROM item_versions v \
+                    JOIN items i ON i.id = v.item_id WHERE i.drive_id = $1) r \
+                   GROUP BY blob_hash) c \
              WHERE blobs.hash = c.blob_hash",
         )
         .bind(id)
         .bind(now)
         .execute(self.conn())
         .await?;
+        for sql in [
+            "DELETE FROM item_versions WHERE item_id IN (SELECT id FROM items WHERE drive_id = $1)",
+            "DELETE FROM recycle_bin WHERE drive_id = $1",
+            "DELETE FROM item_changes WHERE drive_id = $1",
+        ] {
+            sqlx::query(sql).bind(id).execute(self.conn()).await?;
+        }
         sqlx::query("DELETE FROM items WHERE drive_id = $1")
             .bind(id)
             .execute(self.conn())

@@ -201,14 +201,26 @@ pub fn write(report: &Path, r: &JournalResult, machine: &str) -> anyhow::Result<
         table(r)
     );
     let old = std::fs::read_to_string(report).unwrap_or_default();
-    let text = match (old.find(BEGIN), old.find(END)) {
-        (Some(a), Some(b)) if a < b => format!(
-            "{}{section}{}",
-            &old[..a],
-            &old[b + END.len()..].trim_start_matches('\n')
-        ),
-        _ => format!("{}\n{section}", old.trim_end()),
-    };
-    std::fs::write(report, text)?;
+    std::fs::write(report, with_section(&old, &section))?;
     Ok(())
+}
+
+/// The journal section of a report, if it has one.
+pub fn section_of(text: &str) -> Option<&str> {
+    let a = text.find(BEGIN)?;
+    let b = text.find(END)?;
+    (a < b).then(|| &text[a..b + END.len()])
+}
+
+/// `text` with its journal section replaced by `section` (or `section` appended).
+pub fn with_section(text: &str, section: &str) -> String {
+    match (text.find(BEGIN), text.find(END)) {
+        (Some(a), Some(b)) if a < b => format!(
+            "{}{}{}",
+            &text[..a],
+            section.trim_end(),
+            &text[b + END.len()..]
+        ),
+        _ => format!("{}\n\n{}\n", text.trim_end(), section.trim_end()),
+    }
 }

@@ -168,6 +168,14 @@ pub fn write(out: &Path, r: &Results) -> anyhow::Result<()> {
     {
         md = crate::observe::with_section(&md, kept);
     }
+    // So is the journal section.
+    if let Some(kept) = std::fs::read_to_string(out)
+        .ok()
+        .as_deref()
+        .and_then(crate::journal::section_of)
+    {
+        md = crate::journal::with_section(&md, kept);
+    }
     std::fs::write(out, md)?;
     Ok(())
 }

@@ -207,20 +207,10 @@ pub fn write(report: &Path, r: &JournalResult, machine: &str) -> anyhow::Result<
 
 /// The journal section of a report, if it has one.
 pub fn section_of(text: &str) -> Option<&str> {
-    let a = text.find(BEGIN)?;
-    let b = text.find(END)?;
-    (a < b).then(|| &text[a..b + END.len()])
+    crate::observe::marked_section(text, BEGIN, END)
 }
 
 /// `text` with its journal section replaced by `section` (or `section` appended).
 pub fn with_section(text: &str, section: &str) -> String {
-    match (text.find(BEGIN), text.find(END)) {
-        (Some(a), Some(b)) if a < b => format!(
-            "{}{}{}",
-            &text[..a],
-            section.trim_end(),
-            &text[b + END.len()..]
-        ),
-        _ => format!("{}\n\n{}\n", text.trim_end(), section.trim_end()),
-    }
+    crate::observe::with_marked_section(text, section, BEGIN, END)
 }

@@ -116,21 +116,32 @@ pub fn write(report: &Path, setups: &[Setup], machine: &str) -> anyhow::Result<(
 
 /// `text` with its observe section replaced by `section` (or `section` appended).
 pub fn with_section(text: &str, section: &str) -> String {
-    match (text.find(BEGIN), text.find(END)) {
+    with_marked_section(text, section, BEGIN, END)
+}
+
+/// The observe section of a report, to keep when the rest is written again.
+pub fn section_of(text: &str) -> Option<&str> {
+    marked_section(text, BEGIN, END)
+}
+
+/// `text` with the section between `begin` and `end` replaced by `section` (which holds the
+/// markers), or with `section` appended.
+pub fn with_marked_section(text: &str, section: &str, begin: &str, end: &str) -> String {
+    match (text.find(begin), text.find(end)) {
         (Some(a), Some(b)) if a < b => {
             format!(
                 "{}{section}{}",
                 &text[..a],
-                text[b + END.len()..].trim_start_matches('\n')
+                text[b + end.len()..].trim_start_matches('\n')
             )
         }
         _ => format!("{}\n{section}", text.trim_end()),
     }
 }
 
-/// The observe section of a report, to keep when the rest is written again.
-pub fn section_of(text: &str) -> Option<&str> {
-    let a = text.find(BEGIN)?;
-    let b = text.find(END)?;
-    (a < b).then(|| &text[a..b + END.len()])
+/// The section of `text` between `begin` and `end`, markers included.
+pub fn marked_section<'a>(text: &'a str, begin: &str, end: &str) -> Option<&'a str> {
+    let a = text.find(begin)?;
+    let b = text.find(end)?;
+    (a < b).then(|| &text[a..b + end.len()])
 }

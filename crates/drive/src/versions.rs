@@ -106,19 +106,10 @@ impl DriveService {
         at: &ItemRef,
         version: &str,
     ) -> Result<VersionView> {
-        let number = parse_version_id(version)?;
-        let drive = self.open_drive(caller, sel, Need::Read).await?;
-        let mut tx = self.store().read().await?;
-        let file = resolve(&mut tx, &drive, at).await?;
-        require_file(&file)?;
-        if number == file.ctag_rev {
-            return Ok(VersionView::current(&file));
-        }
-        let v = tx
-            .version(file.id, number)
-            .await?
-            .ok_or_else(version_not_found)?;
-        Ok(VersionView::earlier(v))
+        Ok(match self.find_version(caller, sel, at, version).await? {
+            (file, None) => VersionView::current(&file),
+            (_, Some(v)) => VersionView::earlier(v),
+        })
     }
 
     /// A pre-authenticated link token for the bytes of one version.
@@ -129,19 +120,33 @@ impl DriveService {
         at: &ItemRef,
         version: &str,
     ) -> Result<String> {
+        match self.find_version(caller, sel, at, version).await? {
+            (file, None) => self.link_for(&file),
+            (file, Some(v)) => self.link_for_blob(v.blob_hash, v.size, &file.name, v.mime_type),
+        }
+    }
+
+    /// The file `at` names and its version `version` (`None`: the current one), for reading.
+    async fn find_version(
+        &self,
+        caller: &Caller,
+        sel: &DriveSelector,
+        at: &ItemRef,
+        version: &str,
+    ) -> Result<(ItemRecord, Option<VersionRecord>)> {
         let number = parse_version_id(version)?;
         let drive = self.open_drive(caller, sel, Need::Read).await?;
         let mut tx = self.store().read().await?;
         let file = resolve(&mut tx, &drive, at).await?;
         require_file(&file)?;
         if number == file.ctag_rev {
-            return self.link_for(&file);
+            return Ok((file, None));
         }
         let v = tx
             .version(file.id, number)
             .await?
             .ok_or_else(version_not_found)?;
-        self.link_for_blob(v.blob_hash, v.size, &file.name, v.mime_type)
+        Ok((file, Some(v)))
     }
 
     /// `restoreVersion`: makes an earlier version's content current again (the content it

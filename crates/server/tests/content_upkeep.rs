@@ -7,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{Api, Backend, TestServer, hashes};
+use common::{Api, Backend, TestServer};
 
 on_both_backends!(
     unreferenced_content_is_removed,
@@ -20,14 +20,7 @@ const EAGER_UPKEEP: &[&str] = &["--blob-grace-secs", "0", "--upkeep-interval-ms"
 
 /// Where the server keeps the bytes of `content`.
 fn blob_file(server: &TestServer, content: &[u8]) -> PathBuf {
-    let sha256 = hashes(content).1.to_lowercase();
-    server
-        .data_dir
-        .path()
-        .join("blobs/blobs")
-        .join(&sha256[0..2])
-        .join(&sha256[2..4])
-        .join(&sha256)
+    server.blob_file(content)
 }
 
 /// Deletes an item for good (a plain delete keeps it, and its bytes, in the recycle bin).

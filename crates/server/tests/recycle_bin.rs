@@ -270,14 +270,7 @@ async fn permanent_delete_and_purge_release_the_bytes(backend: Backend) {
     server.assert_store_consistent().await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     for bytes in ["alpha", "bravo"] {
-        let sha256 = common::hashes(bytes.as_bytes()).1.to_lowercase();
-        let file = server
-            .data_dir
-            .path()
-            .join("blobs/blobs")
-            .join(&sha256[0..2])
-            .join(&sha256[2..4])
-            .join(&sha256);
+        let file = server.blob_file(bytes.as_bytes());
         while file.exists() {
             assert!(
                 std::time::Instant::now() < deadline,

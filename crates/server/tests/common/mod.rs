@@ -220,6 +220,17 @@ impl TestServer {
         assert_eq!(wrong_totals, 0, "folders with wrong totals");
     }
 
+    /// Where the server keeps the bytes of `content` (the local blob store's layout).
+    pub fn blob_file(&self, content: &[u8]) -> std::path::PathBuf {
+        let sha256 = hashes(content).1.to_lowercase();
+        self.data_dir
+            .path()
+            .join("blobs/blobs")
+            .join(&sha256[0..2])
+            .join(&sha256[2..4])
+            .join(&sha256)
+    }
+
     /// Kills the server with SIGKILL and starts it again on the same port and data.
     pub fn kill_and_restart(&mut self) {
         self.kill();

@@ -22,6 +22,8 @@ pub struct CopyRequest {
     pub parent: Option<ParentTarget>,
     pub name: Option<String>,
     pub children_only: bool,
+    /// `includeAllVersionHistory`: the copied files keep their earlier versions.
+    pub include_versions: bool,
     pub conflict: ConflictBehavior,
     pub client_request_id: Option<String>,
 }
@@ -121,6 +123,7 @@ impl DriveService {
             updated_at: now,
             finished_at: None,
             recount_files: 0,
+            include_versions: i64::from(req.include_versions),
         };
         let inserted = match tx.insert_copy_job(&job).await {
             Ok(()) => tx.commit().await,

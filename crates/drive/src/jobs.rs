@@ -404,6 +404,8 @@ impl DriveService {
             if is_folder {
                 tx.map_copy_folder(&job.id, job.source_id, new_id, 1, child_count)
                     .await?;
+            } else if job.include_versions != 0 {
+                tx.copy_versions(new_id, job.source_id).await?;
             }
             job.copied_items = 1;
             job.depth = 1;
@@ -505,6 +507,12 @@ impl DriveService {
                 )));
             }
         };
+        // Before any top is renamed: the copies are matched to their sources by name.
+        if job.include_versions != 0 {
+            for (copy, source) in tx.versioned_copies(&job.id).await? {
+                tx.copy_versions(copy, source).await?;
+            }
+        }
         let conflict = names::ConflictBehavior::parse(&job.conflict)?;
         let mut renamed = false;
         for clash in tx.staged_clashes(placeholder, dest.id).await? {

@@ -1,6 +1,6 @@
 //! File versions: replacing content keeps the old content as a version (names and times make
 //! none); versions are listed newest first, downloaded, restored and deleted; only the newest
-//! `--max-versions` stay.
+//! `--max-versions` stay; a copy keeps them when asked (`includeAllVersionHistory`).
 
 mod common;
 
@@ -18,6 +18,17 @@ async fn versions(api: &Api, path: &str) -> Vec<Value> {
 
 fn version_ids(list: &[Value]) -> Vec<&str> {
     list.iter().map(|v| v["id"].as_str().unwrap()).collect()
+}
+
+async fn copy(api: &Api, id: &str, body: Value) {
+    let r = api
+        .post(&format!("/me/drive/items/{id}/copy"), &body)
+        .await
+        .expect(202);
+    assert_eq!(
+        wait_for_copy(&r.header("location").unwrap()).await["status"],
+        "completed"
+    );
 }
 
 async fn replaced_content_is_kept(backend: Backend) {
@@ -116,6 +127,50 @@ async fn replaced_content_is_kept(backend: Backend) {
     assert_eq!(
         api.download("/me/drive/root:/copy.txt:/content").await,
         b"one"
+    );
+
+    // With includeAllVersionHistory, a copy keeps the earlier versions (numbered anew), of a
+    // file and of the files in a folder.
+    copy(
+        &api,
+        &id,
+        json!({ "name": "with history.txt", "includeAllVersionHistory": true }),
+    )
+    .await;
+    let kept = versions(&api, "with history.txt").await;
+    assert_eq!(version_ids(&kept), ["3.0", "2.0", "1.0"]);
+    let copied = get_ok(&api, "/me/drive/root:/with history.txt").await;
+    let copied = copied["id"].as_str().unwrap();
+    assert_eq!(
+        api.download(&format!("/me/drive/items/{copied}/versions/2.0/content"))
+            .await,
+        b"three"
+    );
+    assert_eq!(
+        api.download(&format!("/me/drive/items/{copied}/versions/1.0/content"))
+            .await,
+        b"one"
+    );
+    api.upload("box/h.txt", "h1").await;
+    api.upload("box/h.txt", "h2").await;
+    let bx = get_ok(&api, "/me/drive/root:/box").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    copy(
+        &api,
+        &bx,
+        json!({ "name": "box copy", "includeAllVersionHistory": true }),
+    )
+    .await;
+    assert_eq!(
+        version_ids(&versions(&api, "box copy/h.txt").await),
+        ["2.0", "1.0"]
+    );
+    copy(&api, &bx, json!({ "name": "box plain" })).await;
+    assert_eq!(
+        version_ids(&versions(&api, "box plain/h.txt").await),
+        ["1.0"]
     );
     server.assert_store_consistent().await;
 

@@ -22,7 +22,6 @@ pub(crate) struct CopyBody {
     parent_reference: Option<ItemReference>,
     name: Option<String>,
     children_only: Option<bool>,
-    #[allow(dead_code)]
     include_all_version_history: Option<bool>,
     #[serde(rename = "@microsoft.graph.conflictBehavior")]
     conflict: Option<String>,
@@ -48,6 +47,7 @@ pub(super) async fn copy(req: GraphRequest, at: ItemRef, body: Body) -> GraphRes
         parent,
         name: b.name.clone(),
         children_only: b.children_only.unwrap_or(false),
+        include_versions: b.include_all_version_history.unwrap_or(false),
         conflict: conflict(&req, &[b.conflict.as_deref()], ConflictBehavior::Fail)?,
         client_request_id: req.header("client-request-id").map(str::to_string),
     };

@@ -42,3 +42,7 @@ CREATE TABLE item_versions (
     fs_modified_at BIGINT NOT NULL,
     PRIMARY KEY (item_id, number)
 );
+
+-- Whether a copy job carries the earlier versions of the files it copies
+-- (`includeAllVersionHistory`).
+ALTER TABLE copy_jobs ADD COLUMN include_versions INTEGER NOT NULL DEFAULT 0;

@@ -138,4 +138,48 @@ impl Tx {
         .await?;
         Ok(())
     }
+
+    /// The files a copy job made below the folders it mapped whose source files have earlier
+    /// versions, as (copy, source): matched by their folders' map and their names.
+    pub async fn versioned_copies(&mut self, job_id: &str) -> Result<Vec<(i64, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT DISTINCT n.id, o.id FROM item_versions v JOIN items o ON o.id = v.item_id \
+             JOIN copy_map m ON m.job_id = $1 AND m.old_id = o.parent_id \
+             JOIN items n ON n.parent_id = m.new_id AND n.name_key = o.name_key AND n.is_folder = 0",
+        )
+        .bind(job_id)
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// Gives the file `copy` the earlier versions of `source` (numbered from 1, with references
+    /// to their blobs); its own content becomes the revision after them.
+    pub async fn copy_versions(&mut self, copy: i64, source: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO item_versions (item_id, number, blob_hash, size, mime_type, modified_at, \
+             modified_by, fs_modified_at) \
+             SELECT $1, ROW_NUMBER() OVER (ORDER BY number), blob_hash, size, mime_type, \
+             modified_at, modified_by, fs_modified_at FROM item_versions WHERE item_id = $2",
+        )
+        .bind(copy)
+        .bind(source)
+        .execute(self.conn())
+        .await?;
+        sqlx::query(
+            "UPDATE blobs SET refcount = blobs.refcount + c.n, zero_since = NULL \
+             FROM (SELECT blob_hash, COUNT(*) AS n FROM item_versions WHERE item_id = $1 \
+                   GROUP BY blob_hash) c WHERE blobs.hash = c.blob_hash",
+        )
+        .bind(copy)
+        .execute(self.conn())
+        .await?;
+        sqlx::query(
+            "UPDATE items SET ctag_rev = 1 + (SELECT COUNT(*) FROM item_versions WHERE item_id = $1) \
+             WHERE id = $1",
+        )
+        .bind(copy)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
 }

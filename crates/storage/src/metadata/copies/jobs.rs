@@ -16,9 +16,10 @@ impl Tx {
             "INSERT INTO copy_jobs (id, caller_id, client_request_id, status, source_drive, source_id, \
              dest_drive, dest_parent_id, name, children_only, conflict, total_items, copied_items, \
              placeholder_id, depth, parent_cursor, key_cursor, cancel_requested, result_id, error_code, \
-             error_message, error_target, owner, heartbeat_at, created_at, updated_at, finished_at) \
+             error_message, error_target, owner, heartbeat_at, created_at, updated_at, finished_at, \
+             include_versions) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-             $19, $20, $21, $22, $23, $24, $25, $26, $27)",
+             $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)",
         )
         .bind(&j.id)
         .bind(&j.caller_id)
@@ -47,6 +48,7 @@ impl Tx {
         .bind(j.created_at)
         .bind(j.updated_at)
         .bind(j.finished_at)
+        .bind(j.include_versions)
         .execute(self.conn())
         .await?;
         self.active_copies = None;

@@ -61,6 +61,8 @@ pub struct CopyJobRecord {
     /// counts: what it built is recounted ([`Tx::recount_files_below`]) before it is published.
     /// A new job never needs it, and it is not written back.
     pub recount_files: i64,
+    /// 1 when the copy carries the earlier versions of the files it copies.
+    pub include_versions: i64,
 }
 
 impl CopyJobRecord {

@@ -16,6 +16,7 @@ use crate::peers::median;
 use crate::server::Server;
 
 pub struct JournalResult {
+    pub backend: &'static str,
     pub items: u64,
     pub delta_items_per_s: f64,
     pub crawl_items_per_s: f64,
@@ -29,11 +30,35 @@ pub struct JournalResult {
 
 const ROUNDS: usize = 15;
 
-pub async fn run(work: &Path, levels: usize) -> anyhow::Result<JournalResult> {
-    let dir = work.join("journal");
+/// Every measurement on SQLite, then (given an admin URL) on a scratch PostgreSQL database.
+pub async fn run_all(
+    work: &Path,
+    levels: usize,
+    postgres: Option<&str>,
+) -> anyhow::Result<Vec<JournalResult>> {
+    let dir = work.join("journal-sqlite");
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}?mode=rwc", dir.join("metadata.db").display());
-    let server = Server::start(&dir, &url, &[])?;
+    let mut out = vec![run(&dir, &url, "SQLite", levels).await?];
+    if let Some(admin) = postgres {
+        let db = format!("graphdrive_bench_{}", uuid::Uuid::new_v4().simple());
+        let url = crate::report::postgres_database(admin, &db).await?;
+        let dir = work.join("journal-postgres");
+        std::fs::create_dir_all(&dir)?;
+        let r = run(&dir, &url, "PostgreSQL", levels).await;
+        crate::report::drop_postgres_database(admin, &db).await?;
+        out.push(r?);
+    }
+    Ok(out)
+}
+
+async fn run(
+    dir: &Path,
+    url: &str,
+    backend: &'static str,
+    levels: usize,
+) -> anyhow::Result<JournalResult> {
+    let server = Server::start(dir, url, &[])?;
     let c = Client::new(&server.url, &server.token);
     eprintln!("[journal] building the tree");
     let trees = build_trees(&c, levels).await?;
@@ -98,6 +123,7 @@ pub async fn run(work: &Path, levels: usize) -> anyhow::Result<JournalResult> {
     }
     let ms = |v: &[Duration]| median(v.to_vec()).as_secs_f64() * 1000.0;
     Ok(JournalResult {
+        backend,
         items,
         delta_items_per_s: seen as f64 / delta_s,
         crawl_items_per_s: crawled as f64 / crawl_s,
@@ -165,14 +191,19 @@ async fn crawl(c: &Client) -> anyhow::Result<u64> {
     Ok(n)
 }
 
-pub fn table(r: &JournalResult) -> String {
+pub fn table(results: &[JournalResult]) -> String {
+    results.iter().map(table_of).collect::<Vec<_>>().join("\n")
+}
+
+fn table_of(r: &JournalResult) -> String {
     format!(
-        "| on a drive of {} items (SQLite) | graphdrive | baseline (same run) | ratio |\n|---|---|---|---|\n\
+        "| on a drive of {} items ({}) | graphdrive | baseline (same run) | ratio |\n|---|---|---|---|\n\
          | first sync by delta, items/s | {:.0} | crawl through `children`: {:.0} | {:.2} |\n\
          | incremental delta after one change, ms (median of {ROUNDS}) | {:.2} | `GET` one item: {:.2} | {:.2} |\n\
          | delete the whole tree, ms | {:.2} | delete one file: {:.2} | {:.2} |\n\
          | restore the whole tree, ms | {:.2} | restore one file: {:.2} | {:.2} |\n",
         r.items,
+        r.backend,
         r.delta_items_per_s,
         r.crawl_items_per_s,
         r.delta_items_per_s / r.crawl_items_per_s,
@@ -191,12 +222,13 @@ pub fn table(r: &JournalResult) -> String {
 const BEGIN: &str = "<!-- journal -->";
 const END: &str = "<!-- /journal -->";
 
-pub fn write(report: &Path, r: &JournalResult, machine: &str) -> anyhow::Result<()> {
+pub fn write(report: &Path, r: &[JournalResult], machine: &str) -> anyhow::Result<()> {
     let section = format!(
         "{BEGIN}\n## Delta and the recycle bin\n\n\
-         Produced by `cargo run --release -p graphdrive-bench -- journal` on {}. One server \
-         (SQLite) holding the copy benchmark's doubling tree; every figure beside a baseline \
-         measured on the same server in the same run. {machine}\n\n{}{END}\n",
+         Produced by `cargo run --release -p graphdrive-bench -- journal --postgres \
+         postgres://postgres@127.0.0.1:5432/postgres` on {}. One server per metadata backend \
+         holding the copy benchmark's doubling tree; every figure beside a baseline measured on \
+         the same server in the same run. {machine}\n\n{}{END}\n",
         crate::report::command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
         table(r)
     );

@@ -42,6 +42,9 @@ enum Cmd {
         /// Levels of the doubling tree: 4 makes about 1,000,000 items, 3 about 100,000.
         #[arg(long, default_value_t = 4)]
         levels: usize,
+        /// Also run on PostgreSQL: an admin URL; a scratch database is made and dropped.
+        #[arg(long, env = "GRAPHDRIVE_BENCH_POSTGRES")]
+        postgres: Option<String>,
     },
 }
 
@@ -113,11 +116,11 @@ pub struct Results {
 async fn main() -> anyhow::Result<()> {
     let args = match Cli::parse().command {
         Cmd::Copy(args) => args,
-        Cmd::Journal { levels } => {
+        Cmd::Journal { levels, postgres } => {
             let work = tempfile::Builder::new()
                 .prefix("graphdrive-bench")
                 .tempdir_in(".")?;
-            let r = journal::run(work.path(), levels).await?;
+            let r = journal::run_all(work.path(), levels, postgres.as_deref()).await?;
             journal::write(
                 std::path::Path::new("BENCHMARKS.md"),
                 &r,

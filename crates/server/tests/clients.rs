@@ -5,10 +5,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use base64::Engine;
-use common::rclone::{Rclone, tool};
+use common::rclone::{Rclone, run_sdk_script};
 use common::{Backend, TestServer, hashes};
 use serde_json::Value;
 
@@ -158,18 +157,7 @@ async fn rclone_end_to_end(backend: Backend) {
 async fn python_sdk_end_to_end(backend: Backend) {
     let server = TestServer::start(backend).await;
     let token = server.user_token("carol", &["Files.ReadWrite"]);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/sdk_smoke.py");
-    let out = Command::new(tool("GRAPHDRIVE_PYTHON", "python"))
-        .arg(&script)
-        .args([&server.url, &token])
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "SDK script failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: Value = serde_json::from_slice(&out.stdout).expect("SDK script prints JSON");
+    let seen = run_sdk_script("sdk_smoke.py", &server, &token);
 
     let api = server.client(&token);
     let drive = api.get("/me/drive").await.expect(200).json();

@@ -3,10 +3,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::rclone::{Rclone, tool};
+use common::rclone::{Rclone, run_sdk_script};
 use common::{Backend, TestServer, get_ok};
 use serde_json::{Value, json};
 
@@ -121,18 +118,7 @@ async fn python_sdk_delta_round_trip(backend: Backend) {
     for path in ["tree/a.txt", "tree/b.txt", "tree/sub/c.txt"] {
         api.upload(path, path).await;
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/delta_sync.py");
-    let out = Command::new(tool("GRAPHDRIVE_PYTHON", "python"))
-        .arg(&script)
-        .args([&server.url, &token])
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "SDK script failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: Value = serde_json::from_slice(&out.stdout).expect("the script prints JSON");
+    let seen = run_sdk_script("delta_sync.py", &server, &token);
 
     let mut initial: Vec<&str> = seen["initial"]
         .as_array()

@@ -92,3 +92,22 @@ impl Rclone {
         String::from_utf8(out.stdout).unwrap()
     }
 }
+
+/// Runs a Python client script of `tests/clients` against `server` with `token`; panics unless
+/// it succeeds, and returns the JSON it prints.
+pub fn run_sdk_script(script: &str, server: &TestServer, token: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(script);
+    let out = Command::new(tool("GRAPHDRIVE_PYTHON", "python"))
+        .arg(&path)
+        .args([&server.url, token])
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+}

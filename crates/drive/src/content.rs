@@ -81,7 +81,7 @@ impl DriveService {
             let (id, created) = self
                 .write_file(&mut tx, &drive, target, &staged.blob, &caller.id, now)
                 .await?;
-            self.blobs().place(&staged).await?;
+            self.blobs().place(&staged, &mut tx).await?;
             let item = tx.item(id).await?.ok_or_else(not_found)?;
             let v = view(&mut tx, &drive, item).await?;
             tx.commit().await?;
@@ -99,7 +99,6 @@ impl DriveService {
         staged: StagedBlob,
         result: Result<T>,
     ) -> Result<T> {
-        self.blobs().discard(&staged).await;
         let blob = &staged.blob;
         if result.is_err() {
             let noted = async {
@@ -111,6 +110,7 @@ impl DriveService {
                 tracing::warn!(blob = %blob.sha256, error = %e, "could not record unreferenced content");
             }
         }
+        self.blobs().discard(&staged).await;
         result
     }
 
@@ -215,10 +215,23 @@ impl DriveService {
         grant: &DownloadGrant,
         range: Option<std::ops::Range<u64>>,
     ) -> Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static + use<>> {
-        self.blobs()
-            .read(&grant.blob, range)
+        let gone = || DriveError::NotFound("The content is no longer available.".into());
+        let object = match self.blobs().names_objects() {
+            false => None,
+            true => {
+                let mut tx = self.store().read().await?;
+                tx.blob_object(&grant.blob).await?.ok_or_else(gone)?
+            }
+        };
+        match self
+            .blobs()
+            .read(&grant.blob, object.as_deref(), range)
             .await
-            .map_err(|_| DriveError::NotFound("The content is no longer available.".into()))
+        {
+            Ok(stream) => Ok(stream),
+            Err(e) if e.is_unavailable() => Err(e.into()),
+            Err(_) => Err(gone()),
+        }
     }
 }
 

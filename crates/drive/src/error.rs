@@ -43,6 +43,9 @@ pub enum DriveError {
         "The delta token is older than the changes this drive keeps; start over without a token."
     )]
     ResyncRequired,
+    /// The database or the blob store cannot be reached for now: try again shortly.
+    #[error("The service is temporarily unavailable; try again shortly.")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -53,6 +56,7 @@ impl From<StorageError> for DriveError {
             StorageError::TooLarge(limit) => DriveError::TooLarge(limit),
             StorageError::BodyAborted(why) => DriveError::BodyAborted(why),
             e if e.is_storage_full() => DriveError::InsufficientStorage,
+            e if e.is_unavailable() => DriveError::Unavailable(e.to_string()),
             e if e.is_unique_violation() => {
                 DriveError::NameConflict("The specified item name already exists.".into())
             }

@@ -141,34 +141,39 @@ impl DriveService {
     }
 
     async fn claim_jobs(&self) -> Result<()> {
-        let limit = self.config().max_concurrent_copies;
+        if self.inner.runner.exiting() {
+            return Ok(());
+        }
+        let running = self.inner.runner.running().clone();
+        let free = self
+            .config()
+            .max_concurrent_copies
+            .saturating_sub(running.len());
+        if free == 0 {
+            return Ok(());
+        }
         let now = now_millis();
-        let candidates = {
+        let waiting = {
             let mut tx = self.store().read().await?;
             tx.claimable_copy_jobs(now - STALE_MILLIS, &self.config().node_id)
                 .await?
         };
-        for id in candidates {
-            if self.inner.runner.exiting() {
-                break;
-            }
-            {
-                let running = self.inner.runner.running();
-                if running.len() >= limit || running.contains(&id) {
-                    continue;
-                }
-            }
-            let mut tx = self.store().write().await?;
-            let claimed = tx
-                .claim_copy_job(
-                    &id,
-                    &self.config().node_id,
-                    now_millis(),
-                    now_millis() - STALE_MILLIS,
-                )
-                .await?;
-            tx.commit().await?;
-            if claimed && self.inner.runner.running().insert(id.clone()) {
+        if waiting.iter().all(|id| running.contains(id)) {
+            return Ok(());
+        }
+        let mut tx = self.store().write().await?;
+        let claimed = tx
+            .claim_copy_jobs(
+                &self.config().node_id,
+                now,
+                now - STALE_MILLIS,
+                free,
+                &running,
+            )
+            .await?;
+        tx.commit().await?;
+        for id in claimed {
+            if self.inner.runner.running().insert(id.clone()) {
                 let service = self.clone();
                 let held = RunningJob {
                     id,

@@ -44,8 +44,8 @@ impl DriveService {
             .await?;
         // The bytes go while the blobs' rows are still locked: an upload of the same bytes waits
         // for this transaction to end, then finds them gone and places its own copy.
-        for (hash, _) in &blobs {
-            self.blobs().remove(hash).await?;
+        for b in &blobs {
+            self.blobs().remove(&b.hash, b.object.as_deref()).await?;
         }
         let leftovers = tx.finished_jobs_with_state().await?;
         for job in &leftovers {
@@ -76,7 +76,7 @@ impl DriveService {
             tracing::warn!(error = %e, "could not sweep orphan upload fragments");
             0
         });
-        let freed: i64 = blobs.iter().map(|(_, size)| size).sum();
+        let freed: i64 = blobs.iter().map(|b| b.size).sum();
         metrics::counter!("graphdrive_blob_gc_runs_total").increment(1);
         metrics::counter!("graphdrive_blob_gc_blobs_removed_total").increment(blobs.len() as u64);
         metrics::counter!("graphdrive_blob_gc_freed_bytes_total").increment(freed.max(0) as u64);

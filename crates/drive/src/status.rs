@@ -42,6 +42,11 @@ impl DriveService {
         self.blobs().describe()
     }
 
+    /// True when every node on the same metadata store reads the same file contents (a bucket).
+    pub fn blobs_shared(&self) -> bool {
+        self.blobs().names_objects()
+    }
+
     /// Closes the metadata store's connections, once they are given back.
     pub async fn close(&self) {
         self.store().close().await;

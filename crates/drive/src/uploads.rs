@@ -320,7 +320,7 @@ impl DriveService {
                     now,
                 )
                 .await?;
-            self.blobs().place(&staged).await?;
+            self.blobs().place(&staged, &mut tx).await?;
             let item = tx.item(id).await?.ok_or_else(not_found)?;
             let v = view(&mut tx, &drive, item).await?;
             tx.commit().await?;

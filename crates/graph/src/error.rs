@@ -4,6 +4,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use graphdrive_drive::DriveError;
 
+/// Seconds a client is asked to wait before retrying a request refused because storage could
+/// not be reached.
+const RETRY_UNAVAILABLE_SECS: u64 = 2;
+
 /// An error as the wire shows it. Its body is written by the request-context middleware, which
 /// knows the request ids that `innerError` carries.
 #[derive(Clone, Debug)]
@@ -115,6 +119,15 @@ impl From<DriveError> for GraphError {
             }
             ResyncRequired => GraphError::new(StatusCode::GONE, "resyncRequired", message)
                 .with_inner("resyncRequired"),
+            Unavailable(detail) => {
+                tracing::warn!(%detail, "storage unavailable: a request was refused with 503");
+                GraphError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "serviceNotAvailable",
+                    message,
+                )
+                .with_header(header::RETRY_AFTER, RETRY_UNAVAILABLE_SECS.to_string())
+            }
             Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 GraphError::new(

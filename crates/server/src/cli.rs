@@ -58,6 +58,14 @@ pub struct StorageArgs {
         default_value_t = 64 << 20
     )]
     pub min_free_space: u64,
+    /// Where file contents live: `file://DIR` (default: `blobs` in the data dir) or
+    /// `s3://BUCKET[/PREFIX]`, with the region and credentials from `AWS_REGION`,
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
+    #[arg(long, global = true, env = "GRAPHDRIVE_BLOBS")]
+    pub blobs: Option<String>,
+    /// The S3 server's URL, for a self-hosted S3 (addressed path-style; default: AWS).
+    #[arg(long, global = true, env = "GRAPHDRIVE_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -219,6 +227,7 @@ impl Cli {
         match self.command {
             Command::Serve(args) => {
                 let _lock = startup::lock_data_dir(&self.storage.data_dir)?;
+                let _single = startup::lock_single_node(&self.storage)?;
                 let config = DriveConfig {
                     max_simple_upload: args.max_upload_size,
                     copy_batch_items: args.copy_batch_size,

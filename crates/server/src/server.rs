@@ -76,6 +76,13 @@ pub async fn serve(
         tenant = %service.tenant_id(),
         "graphdrive started"
     );
+    if service.metadata_backend() == "postgres" && !service.blobs_shared() {
+        tracing::warn!(
+            blobs = %service.blob_store(),
+            "file contents are on this node's disk: other nodes on this database cannot read them \
+             unless the directory is shared; give every node --blobs s3://BUCKET to run several"
+        );
+    }
     // The banner on stdout is what scripts wait for.
     println!("graphdrive listening on {scheme}://{addr} (public URL {public_url})");
     let grace = Duration::from_secs(args.shutdown_timeout);

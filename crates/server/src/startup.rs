@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use graphdrive_drive::{DriveConfig, DriveService};
-use graphdrive_storage::{BlobStore, MetadataStore};
+use graphdrive_storage::{BlobStore, BlobsConfig, MetadataStore, S3Config};
 
 use crate::cli::StorageArgs;
 use crate::redact;
@@ -68,12 +68,35 @@ pub async fn open_service(
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(MAX_RETRY_PAUSE);
     };
-    let blob_dir = storage.data_dir.join("blobs");
-    let blobs = BlobStore::local(&blob_dir, storage.min_free_space)
-        .map_err(|e| anyhow::anyhow!("cannot use {} for file contents: {e}", blob_dir.display()))?;
+    let location = blobs_config(storage)?;
+    let blobs = BlobStore::open(&location, storage.min_free_space, &store).map_err(|e| {
+        anyhow::anyhow!("cannot use {} for file contents: {e}", describe(&location))
+    })?;
     DriveService::new(store, blobs, config)
         .await
         .context("cannot start the drive service")
+}
+
+/// Where the storage arguments put file contents: `--blobs`, or `blobs` in the data dir.
+pub fn blobs_config(storage: &StorageArgs) -> anyhow::Result<BlobsConfig> {
+    let Some(url) = storage.blobs.as_deref().filter(|u| !u.is_empty()) else {
+        return Ok(BlobsConfig::Local(storage.data_dir.join("blobs")));
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let s3 = S3Config::settings(
+        storage.s3_endpoint.clone(),
+        env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")),
+        env("AWS_ACCESS_KEY_ID"),
+        env("AWS_SECRET_ACCESS_KEY"),
+    );
+    BlobsConfig::parse(url, s3).map_err(|e| anyhow::anyhow!("--blobs: {e}"))
+}
+
+fn describe(location: &BlobsConfig) -> String {
+    match location {
+        BlobsConfig::Local(dir) => dir.display().to_string(),
+        BlobsConfig::S3(s3) => s3.describe(),
+    }
 }
 
 fn create_dir(dir: &Path, what: &str) -> anyhow::Result<()> {
@@ -122,20 +145,51 @@ pub struct DataDirLock {
 pub fn lock_data_dir(dir: &Path) -> anyhow::Result<DataDirLock> {
     create_dir(dir, "data directory")?;
     let path = dir.join("server.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
-    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(DataDirLock { _file: file }),
-        Err(rustix::io::Errno::WOULDBLOCK) => bail!(
+    lock_file(&path, || {
+        format!(
             "another graphdrive server is running on the data directory {} (it holds {}); \
              stop it, or give this server its own --data-dir",
             dir.display(),
             path.display()
-        ),
+        )
+    })
+}
+
+/// The lock a server holds on its SQLite database, wherever the file lies: SQLite serves one
+/// node, so a second server on the same file (from another data directory) refuses to start.
+pub fn lock_single_node(storage: &StorageArgs) -> anyhow::Result<Option<DataDirLock>> {
+    let url = metadata_url(storage);
+    let Some(db) = sqlite_file(&url) else {
+        return Ok(None);
+    };
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_dir(dir, "directory of the SQLite database")?;
+    }
+    let mut name = db.as_os_str().to_owned();
+    name.push(".server-lock");
+    let path = std::path::PathBuf::from(name);
+    let lock = lock_file(&path, || {
+        format!(
+            "another graphdrive server is already serving the SQLite database {} (it holds {}). \
+             SQLite serves a single node: to run several nodes, keep the metadata in PostgreSQL \
+             (--metadata postgres://…) and the file contents in S3 (--blobs s3://BUCKET)",
+            db.display(),
+            path.display()
+        )
+    })?;
+    Ok(Some(lock))
+}
+
+fn lock_file(path: &Path, held: impl FnOnce() -> String) -> anyhow::Result<DataDirLock> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(DataDirLock { _file: file }),
+        Err(rustix::io::Errno::WOULDBLOCK) => bail!(held()),
         Err(e) => bail!("cannot lock {}: {e}", path.display()),
     }
 }

@@ -1,10 +1,10 @@
 //! Storage for graphdrive: the metadata store (SQLite or PostgreSQL, one interface) and the
-//! content-addressed blob store. Nothing here knows about HTTP or JSON.
+//! blob store (local disk or S3). Nothing here knows about HTTP or JSON.
 
 pub mod blobs;
 pub mod metadata;
 
-pub use blobs::{BlobStore, StagedBlob, StoredBlob};
+pub use blobs::{BlobStore, BlobsConfig, S3Config, StagedBlob, StoredBlob};
 pub use metadata::{Backend, MetadataStore, Tx};
 
 /// Errors of the storage layer.
@@ -46,12 +46,28 @@ impl StorageError {
     /// True when the database could not be reached (refused, timed out, a network error): a
     /// fault that may pass, unlike a wrong URL or a missing database.
     pub fn is_unreachable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StorageError::Database(
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)
-            )
-        )
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_),
+            ) => true,
+            // PostgreSQL's connection exceptions (class 08), and a server shutting down or
+            // starting up (57P01, 57P02, 57P03).
+            StorageError::Database(sqlx::Error::Database(e)) => e
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P0")),
+            _ => false,
+        }
+    }
+
+    /// True when a store could not be reached for a reason that may pass: the database is
+    /// unreachable, or the bucket kept failing (or timing out) after retries, as a server that
+    /// is down or restarting does.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StorageError::BlobStoreUnavailable(_) => true,
+            StorageError::Blob(e) => e.is_temporary() || e.is_persistent(),
+            e => e.is_unreachable(),
+        }
     }
 
     /// True when PostgreSQL answered that the database in the URL does not exist.

@@ -17,6 +17,7 @@ mod uploads;
 mod versions;
 
 pub use bin::BinEntry;
+pub use blobs::CollectedBlob;
 pub use changes::{ChangeKind, ChangeRecord, ItemChange, JournalState};
 pub use records::*;
 pub use signin::{ClientRecord, CodeRecord, DeviceCodeRecord, RefreshRecord, SigningKeyRecord};

@@ -97,8 +97,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Active jobs that `node` may run: its own (after a restart), those never claimed, and those
-    /// whose runner stopped saving progress before `stale_before`.
+    /// The jobs no live runner holds but maybe `node`, oldest first: a cheap look before
+    /// [`Tx::claim_copy_jobs`].
     pub async fn claimable_copy_jobs(
         &mut self,
         stale_before: i64,
@@ -115,26 +115,56 @@ impl Tx {
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
-    /// Makes `owner` the runner of a job unless another live runner holds it.
-    pub async fn claim_copy_job(
+    /// Makes `owner` the runner of up to `limit` jobs, oldest first, that no live runner holds
+    /// (unowned, owned by `owner` but not in `running`, or whose heartbeat is older than
+    /// `stale_before`), and returns their ids. On PostgreSQL the candidates are read
+    /// `FOR UPDATE SKIP LOCKED`, so nodes claiming at once each take different jobs, and a job
+    /// whose batch is being written (its row is locked by [`Tx::hold_copy_job`]) is passed over
+    /// without waiting; SQLite's single writer serialises claims by itself.
+    pub async fn claim_copy_jobs(
         &mut self,
-        id: &str,
         owner: &str,
         now: i64,
         stale_before: i64,
-    ) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE copy_jobs SET owner = $2, heartbeat_at = $3 WHERE id = $1 \
-             AND status IN ('notStarted', 'inProgress') \
-             AND (owner IS NULL OR owner = $2 OR heartbeat_at < $4)",
-        )
-        .bind(id)
-        .bind(owner)
-        .bind(now)
-        .bind(stale_before)
-        .execute(self.conn())
-        .await?;
-        Ok(r.rows_affected() == 1)
+        limit: usize,
+        running: &std::collections::HashSet<String>,
+    ) -> Result<Vec<String>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let fetch = i64::try_from(limit + running.len()).unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT id FROM copy_jobs WHERE status IN ('notStarted', 'inProgress') \
+             AND (owner IS NULL OR owner = $2 OR heartbeat_at < $1) \
+             ORDER BY created_at, id LIMIT $3{lock}"
+        );
+        let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(stale_before)
+            .bind(owner)
+            .bind(fetch)
+            .fetch_all(self.conn())
+            .await?;
+        let mut claimed = Vec::new();
+        for (id,) in rows {
+            if claimed.len() == limit {
+                break;
+            }
+            if running.contains(&id) {
+                continue;
+            }
+            sqlx::query("UPDATE copy_jobs SET owner = $2, heartbeat_at = $3 WHERE id = $1")
+                .bind(&id)
+                .bind(owner)
+                .bind(now)
+                .execute(self.conn())
+                .await?;
+            claimed.push(id);
+        }
+        Ok(claimed)
     }
 
     /// Gives a job `owner` runs back, so that any runner (another node, or this one after a

@@ -7,7 +7,7 @@ mod common;
 use common::{Backend, TestServer, put_fragment};
 use serde_json::{Value, json};
 
-on_both_backends!(
+on_every_backend!(
     users_listed_shown_disabled_and_removed,
     group_members_come_and_go,
     quota_counts_uploads_sessions_and_copies,

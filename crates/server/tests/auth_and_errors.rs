@@ -13,7 +13,7 @@ use common::{Api, Backend, Resp, TestServer};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-on_both_backends!(
+on_every_backend!(
     missing_and_invalid_tokens_are_401,
     expired_token_is_401,
     read_only_scope_cannot_write,

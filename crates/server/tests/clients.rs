@@ -11,7 +11,7 @@ use common::rclone::{Rclone, run_sdk_script};
 use common::{Backend, TestServer, hashes};
 use serde_json::Value;
 
-on_both_backends!(rclone_end_to_end, python_sdk_end_to_end);
+on_every_backend!(rclone_end_to_end, python_sdk_end_to_end);
 
 /// A local tree with a file large enough for a multi-fragment upload session, an empty file,
 /// and names with spaces and non-ASCII letters.

@@ -12,7 +12,7 @@ use common::{Backend, Options, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-on_both_backends!(
+on_every_backend!(
     slow_and_idle_connections_are_closed,
     stalled_and_trickling_bodies_are_aborted,
     connections_past_the_cap_wait,

@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{Api, Backend, TestServer};
+use common::{Api, Backend, BlobLocation, TestServer};
 
-on_both_backends!(
+on_every_backend!(
     unreferenced_content_is_removed,
     content_within_grace_is_kept,
     reupload_racing_removal_keeps_content,
@@ -18,9 +17,12 @@ on_both_backends!(
 /// No grace period, and upkeep as often as it can run.
 const EAGER_UPKEEP: &[&str] = &["--blob-grace-secs", "0", "--upkeep-interval-ms", "1"];
 
-/// Where the server keeps the bytes of `content`.
-fn blob_file(server: &TestServer, content: &[u8]) -> PathBuf {
-    server.blob_file(content)
+/// Where the server keeps the bytes of `content`, which it must hold now.
+async fn stored_at(server: &TestServer, content: &[u8]) -> BlobLocation {
+    let at = server.blob_location(content).await;
+    let at = at.unwrap_or_else(|| panic!("no blob holds {:?}", String::from_utf8_lossy(content)));
+    assert!(at.exists().await, "the bytes are missing from {at:?}");
+    at
 }
 
 /// Deletes an item for good (a plain delete keeps it, and its bytes, in the recycle bin).
@@ -41,8 +43,8 @@ async fn unreferenced_content_is_removed(backend: Backend) {
     alice.upload("a.txt", lone.clone()).await;
     alice.upload("b.txt", shared.clone()).await;
     alice.upload("c.txt", shared.clone()).await;
-    assert!(blob_file(&server, &lone).exists());
-    assert!(blob_file(&server, &shared).exists());
+    let lone_at = stored_at(&server, &lone).await;
+    let shared_at = stored_at(&server, &shared).await;
     let link = alice
         .get("/me/drive/root:/a.txt:/content")
         .await
@@ -53,7 +55,7 @@ async fn unreferenced_content_is_removed(backend: Backend) {
     delete(&alice, "a.txt").await;
     delete(&alice, "b.txt").await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while blob_file(&server, &lone).exists() {
+    while lone_at.exists().await {
         assert!(
             Instant::now() < deadline,
             "unreferenced bytes still stored after 10 s"
@@ -61,7 +63,7 @@ async fn unreferenced_content_is_removed(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(
-        blob_file(&server, &shared).exists(),
+        shared_at.exists().await,
         "bytes c.txt still references were removed"
     );
     // A link issued before the delete now finds nothing, and says so.
@@ -85,7 +87,7 @@ async fn content_within_grace_is_kept(backend: Backend) {
     delete(&alice, "a.txt").await;
     // Many rounds of upkeep run meanwhile; the default grace period spares the bytes.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(blob_file(&server, &bytes).exists());
+    stored_at(&server, &bytes).await;
     // Uploading the same bytes again references them anew.
     alice.upload("again.txt", bytes.clone()).await;
     assert_eq!(
@@ -125,7 +127,7 @@ async fn reupload_racing_removal_keeps_content(backend: Backend) {
         for r in 0..rounds {
             let bytes = format!("client {c} round {r}").into_bytes();
             assert!(
-                blob_file(&server, &bytes).exists(),
+                server.blob_exists(&bytes).await,
                 "the bytes of new-{c}-{r}.txt were removed"
             );
             let path = format!("/me/drive/root:/new-{c}-{r}.txt:/content");

@@ -12,7 +12,7 @@ use common::{Api, Backend, Resp, TestServer, assert_hashes, get_ok, totals};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-on_both_backends!(
+on_every_backend!(
     file_copy_destination_forms,
     file_copy_source_forms_and_spellings,
     folder_tree_copy_matches_source,

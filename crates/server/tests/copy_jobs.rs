@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use common::{Api, Backend, TestServer};
 use serde_json::{Value, json};
 
-on_both_backends!(
+on_every_backend!(
     copies_past_the_graph_item_cap,
     copy_reads_the_source_as_accepted,
     cancel_removes_everything_the_copy_made,

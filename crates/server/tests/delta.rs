@@ -8,7 +8,7 @@ use common::delta::{Mirror, Rng, Tree, crawl, round};
 use common::{Api, Backend, TestServer, get_ok, wait_for_copy};
 use serde_json::{Value, json};
 
-on_both_backends!(
+on_every_backend!(
     pages_links_and_scopes,
     old_and_bad_tokens,
     a_mirror_kept_by_delta_stays_equal_to_the_tree,

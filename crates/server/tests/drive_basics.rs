@@ -5,7 +5,7 @@ mod common;
 use common::{Backend, TestServer, hashes};
 use serde_json::json;
 
-on_both_backends!(upload_get_download_round_trip, folders_and_conflicts);
+on_every_backend!(upload_get_download_round_trip, folders_and_conflicts);
 
 async fn upload_get_download_round_trip(backend: Backend) {
     let server = TestServer::start(backend).await;

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 use common::{Backend, Options, TestServer, put_fragment};
 use serde_json::json;
 
-on_both_backends!(
+on_every_backend!(
+    kill_during_upload_completion,
+    copy_job_panics_are_survived;
+    local disk:
     uploads_past_the_free_space_floor_are_507,
     disk_filled_from_outside_then_freed,
-    kill_during_upload_completion,
     staged_bytes_left_by_a_crash_are_removed,
-    copy_job_panics_are_survived,
 );
 
 const MIB: usize = 1 << 20;

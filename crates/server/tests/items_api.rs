@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
-on_both_backends!(
+on_every_backend!(
     addressing_reaches_the_same_item,
     addressing_root_case_and_missing_items,
     listing_pages_through_next_links,

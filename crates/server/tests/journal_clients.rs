@@ -7,7 +7,7 @@ use common::rclone::{Rclone, run_sdk_script};
 use common::{Backend, TestServer, get_ok};
 use serde_json::{Value, json};
 
-on_both_backends!(rclone_on_the_journal, python_sdk_delta_round_trip);
+on_every_backend!(rclone_on_the_journal, python_sdk_delta_round_trip);
 
 fn sorted_lines(s: &str) -> Vec<String> {
     let mut v: Vec<String> = s.lines().map(str::to_string).collect();

@@ -10,12 +10,13 @@ use std::time::{Duration, Instant};
 use common::{Api, Backend, Options, TestServer, put_fragment};
 use serde_json::{Value, json};
 
-on_both_backends!(
+on_every_backend!(
     request_log_lines,
     json_logs,
-    health_endpoints,
     metrics_count_what_happened,
-    slow_upload_does_not_hold_shutdown,
+    slow_upload_does_not_hold_shutdown;
+    local disk:
+    health_endpoints,
 );
 
 async fn logged_server(backend: Backend, serve_args: &[&str]) -> TestServer {
@@ -131,10 +132,15 @@ async fn request_log_lines(backend: Backend) {
         .lines()
         .find(|l| l.contains("graphdrive started"))
         .unwrap();
+    let blobs = if backend.blobs_in_s3() {
+        "blobs=s3:graphdrive/"
+    } else {
+        "blobs=local:"
+    };
     for part in [
         "version=",
         "metadata=",
-        "blobs=local:",
+        blobs,
         "data_dir=",
         "listen=127.0.0.1:",
         "public_url=http://127.0.0.1:",

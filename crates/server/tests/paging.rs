@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use common::{Api, Backend, TestServer};
 use serde_json::{Value, json};
 
-on_both_backends!(
+on_every_backend!(
     paging_survives_changes_between_pages,
     paging_in_descending_order,
     cursors_are_checked

@@ -10,7 +10,7 @@ use std::path::Path;
 use common::rclone::Rclone;
 use common::{Backend, TestServer};
 
-on_both_backends!(
+on_every_backend!(
     sync_after_local_changes,
     copy_over_existing_files,
     bisync_both_sides

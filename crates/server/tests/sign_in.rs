@@ -10,7 +10,7 @@ use common::oauth::{
 use common::{Backend, TestServer};
 use reqwest::StatusCode;
 
-on_both_backends!(
+on_every_backend!(
     discovery_and_keys,
     code_flow_with_pkce,
     code_flow_of_a_confidential_client,

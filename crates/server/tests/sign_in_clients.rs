@@ -14,7 +14,7 @@ use common::rclone::{Rclone, tool};
 use common::{Backend, TestServer};
 use serde_json::{Value, json};
 
-on_both_backends!(
+on_every_backend!(
     rclone_signs_in_and_keeps_refreshing,
     azure_identity_credentials,
     trusted_issuer

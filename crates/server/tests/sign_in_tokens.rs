@@ -11,7 +11,7 @@ use common::oauth::{claims, expect_oauth_error, token};
 use common::{Backend, TestServer};
 use serde_json::Value;
 
-on_both_backends!(
+on_every_backend!(
     refresh_tokens_rotate_and_reuse_revokes,
     client_credentials_tokens,
     password_grant,

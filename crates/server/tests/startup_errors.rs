@@ -148,3 +148,44 @@ fn a_missing_postgres_database_says_how_to_make_it() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_second_node_on_one_sqlite_file_refuses() {
+    let server = common::TestServer::start(common::Backend::Sqlite).await;
+    let other = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_graphdrive"))
+        .args(["--data-dir", other.path().to_str().unwrap()])
+        .args(["--metadata", &server.metadata])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("GRAPHDRIVE_LOG", "warn")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        err.contains("another graphdrive server is already serving the SQLite database"),
+        "{err}"
+    );
+    assert!(err.contains("SQLite serves a single node"), "{err}");
+    assert!(err.contains("--metadata postgres://"), "{err}");
+    // Commands still work beside the server.
+    server.cli(&["user", "list"]);
+}
+
+#[test]
+fn a_blob_store_url_that_cannot_be_used_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (url, says) in [
+        (
+            "ftp://host/dir",
+            "unsupported blob store URL `ftp://host/dir`",
+        ),
+        (
+            "s3://Not_A_Bucket/x",
+            "`Not_A_Bucket` is not an S3 bucket name",
+        ),
+        ("file://", "a file:// URL needs a directory"),
+    ] {
+        let err = stderr(&graphdrive(tmp.path(), &["--blobs", url, "user", "list"]));
+        assert!(err.contains(says), "{url}: {err}");
+    }
+}

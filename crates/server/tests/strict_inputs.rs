@@ -14,7 +14,7 @@ use base64::Engine;
 use common::{Api, Backend, TestServer, get_ok};
 use serde_json::{Value, json};
 
-on_both_backends!(
+on_every_backend!(
     tokens_not_yet_valid_are_401,
     item_ids_parse_strictly,
     renames_and_moves_keep_paths_short,

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
-on_both_backends!(
+on_every_backend!(
     create_session_response,
     fragmented_upload_round_trip,
     session_status_mid_way,

@@ -7,7 +7,7 @@ mod common;
 use common::{Api, Backend, TestServer, get_ok, wait_for_copy};
 use serde_json::{Value, json};
 
-on_both_backends!(replaced_content_is_kept, only_the_newest_versions_stay);
+on_every_backend!(replaced_content_is_kept, only_the_newest_versions_stay);
 
 async fn versions(api: &Api, path: &str) -> Vec<Value> {
     get_ok(api, &format!("/me/drive/root:/{path}:/versions")).await["value"]

@@ -2,23 +2,27 @@
 //! fresh SQLite file or a fresh PostgreSQL database, and talks to it over real HTTP.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod delta;
 pub mod idp;
 pub mod oauth;
+pub mod proxy;
 pub mod raw_http;
 pub mod rclone;
+pub mod s3;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 
-use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode};
-use serde_json::Value;
+pub use api::*;
 
-/// Runs each named scenario `async fn name(backend: Backend)` once per metadata backend.
+/// Runs each named scenario `async fn name(backend: Backend)` once per backend: SQLite and
+/// PostgreSQL with contents on the local disk, and PostgreSQL with contents in S3. Scenarios
+/// about the local disk itself (a full disk, files under the data directory) follow
+/// `local disk:` and run on the first two only.
 #[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)? $(; local disk: $($disk:ident),* $(,)?)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,12 +30,32 @@ macro_rules! on_both_backends {
                     super::$name($crate::common::Backend::Sqlite).await
                 }
             )*
+            $($(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $disk() {
+                    super::$disk($crate::common::Backend::Sqlite).await
+                }
+            )*)?
         }
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+            $($(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $disk() {
+                    super::$disk($crate::common::Backend::Postgres).await
+                }
+            )*)?
+        }
+        mod postgres_s3 {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::PostgresS3).await
                 }
             )*
         }
@@ -42,6 +66,18 @@ macro_rules! on_both_backends {
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// PostgreSQL, with file contents in the suite's S3 server (see [`s3`]).
+    PostgresS3,
+}
+
+impl Backend {
+    pub fn is_postgres(self) -> bool {
+        matches!(self, Backend::Postgres | Backend::PostgresS3)
+    }
+
+    pub fn blobs_in_s3(self) -> bool {
+        self == Backend::PostgresS3
+    }
 }
 
 /// The PostgreSQL server the suite makes its throwaway databases on.
@@ -56,12 +92,17 @@ pub struct TestServer {
     pub metadata: String,
     child: Option<Child>,
     pg_database: Option<String>,
+    /// The bucket prefix this server keeps file contents under (removed on drop), with S3.
+    pub s3_prefix: Option<String>,
     serve_args: Vec<String>,
     /// Environment of the server process (e.g. `FAILPOINTS`), kept across restarts until changed.
     pub env: Vec<(String, String)>,
     /// Set when the data directory is a tmpfs this harness mounted (unmounted on drop).
     tmpfs: bool,
     log_to_file: bool,
+    /// False for a further node on another server's storage (see [`TestServer::another_node`]):
+    /// the first server removes the database and the bucket prefix.
+    owns_storage: bool,
 }
 
 /// How a test server is started beyond the defaults.
@@ -115,7 +156,7 @@ impl TestServer {
                 ),
                 None,
             ),
-            Backend::Postgres => {
+            Backend::Postgres | Backend::PostgresS3 => {
                 let name = format!("gdtest_{}", uuid::Uuid::new_v4().simple());
                 create_database(&name).await;
                 let admin = postgres_admin_url();
@@ -129,6 +170,9 @@ impl TestServer {
             metadata,
             child: None,
             pg_database,
+            s3_prefix: backend
+                .blobs_in_s3()
+                .then(|| format!("t{}", uuid::Uuid::new_v4().simple())),
             serve_args: opts.serve_args.iter().map(|s| s.to_string()).collect(),
             env: opts
                 .env
@@ -137,6 +181,7 @@ impl TestServer {
                 .collect(),
             tmpfs: opts.tmpfs_mib.is_some(),
             log_to_file: opts.log_to_file,
+            owns_storage: true,
         };
         server.launch("127.0.0.1:0");
         server
@@ -145,12 +190,8 @@ impl TestServer {
     /// Starts the server process and waits until it prints the address it listens on.
     fn launch(&mut self, listen: &str) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_graphdrive"))
-            .args([
-                "--data-dir",
-                &self.data_dir.path().to_string_lossy(),
-                "--metadata",
-                &self.metadata,
-            ])
+            .args(self.storage_args())
+            .envs(self.storage_env())
             .args(["serve", "--listen", listen])
             .args(&self.serve_args)
             .env("GRAPHDRIVE_LOG", "warn")
@@ -220,6 +261,60 @@ impl TestServer {
         assert_eq!(wrong_totals, 0, "folders with wrong totals");
     }
 
+    /// The global arguments that name this server's storage.
+    pub fn storage_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--data-dir".to_string(),
+            self.data_dir.path().to_string_lossy().into_owned(),
+            "--metadata".into(),
+            self.metadata.clone(),
+        ];
+        if let Some(prefix) = &self.s3_prefix {
+            args.extend(["--blobs".into(), format!("s3://{}/{prefix}", s3::BUCKET)]);
+        }
+        args
+    }
+
+    /// The environment that goes with [`TestServer::storage_args`]: the S3 endpoint and keys.
+    pub fn storage_env(&self) -> Vec<(String, String)> {
+        match &self.s3_prefix {
+            Some(_) => s3::server_env(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Where the store keeps the bytes of `content` now: the file in the local layout, or the
+    /// object its blob row names in the bucket (`None` with S3 when no row holds them).
+    pub async fn blob_location(&self, content: &[u8]) -> Option<BlobLocation> {
+        let Some(prefix) = &self.s3_prefix else {
+            return Some(BlobLocation::File(self.blob_file(content)));
+        };
+        let sha256 = hashes(content).1.to_lowercase();
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.metadata)
+            .await
+            .expect("open the metadata database");
+        let object: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT object FROM blobs WHERE hash = $1")
+                .bind(&sha256)
+                .fetch_optional(&mut conn)
+                .await
+                .expect("read the blob row");
+        let name = object?.0.expect("a blob row in a bucket names its object");
+        Some(BlobLocation::Object {
+            prefix: prefix.clone(),
+            name,
+        })
+    }
+
+    /// True while the store holds the bytes of `content` where its row says they are.
+    pub async fn blob_exists(&self, content: &[u8]) -> bool {
+        match self.blob_location(content).await {
+            Some(at) => at.exists().await,
+            None => false,
+        }
+    }
+
     /// Where the server keeps the bytes of `content` (the local blob store's layout).
     pub fn blob_file(&self, content: &[u8]) -> std::path::PathBuf {
         let sha256 = hashes(content).1.to_lowercase();
@@ -229,6 +324,35 @@ impl TestServer {
             .join(&sha256[0..2])
             .join(&sha256[2..4])
             .join(&sha256)
+    }
+
+    /// Starts another node on this server's metadata store and blob store, with a data
+    /// directory (and so a node id) of its own; `metadata` replaces the metadata URL (to reach
+    /// the same database another way, such as through a [`proxy::Proxy`]).
+    pub fn another_node(&self, metadata: Option<&str>, serve_args: &[&str]) -> TestServer {
+        let mut node = TestServer {
+            url: String::new(),
+            data_dir: tempfile::tempdir().expect("temp dir"),
+            metadata: metadata.map_or_else(|| self.metadata.clone(), str::to_string),
+            child: None,
+            pg_database: None,
+            s3_prefix: self.s3_prefix.clone(),
+            serve_args: serve_args.iter().map(|s| s.to_string()).collect(),
+            env: self.env.clone(),
+            tmpfs: false,
+            log_to_file: self.log_to_file,
+            owns_storage: false,
+        };
+        node.launch("127.0.0.1:0");
+        node
+    }
+
+    /// This node's id (kept in its data directory).
+    pub fn node_id(&self) -> String {
+        std::fs::read_to_string(self.data_dir.path().join("node-id"))
+            .expect("read the node id")
+            .trim()
+            .to_string()
     }
 
     /// Kills the server with SIGKILL and starts it again on the same port and data.
@@ -323,14 +447,10 @@ impl TestServer {
     /// A `graphdrive` command against this server's storage, not yet run.
     pub fn cli_command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_graphdrive"));
-        c.args([
-            "--data-dir",
-            &self.data_dir.path().to_string_lossy(),
-            "--metadata",
-            &self.metadata,
-        ])
-        .args(args)
-        .env("GRAPHDRIVE_LOG", "warn");
+        c.args(self.storage_args())
+            .envs(self.storage_env())
+            .args(args)
+            .env("GRAPHDRIVE_LOG", "warn");
         c
     }
 
@@ -383,6 +503,16 @@ impl Drop for TestServer {
         if self.tmpfs {
             let _ = Command::new("umount").arg(self.data_dir.path()).status();
         }
+        if let Some(prefix) = self.s3_prefix.take().filter(|_| self.owns_storage) {
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(s3::remove_prefix(&prefix));
+            })
+            .join();
+        }
         if let Some(name) = self.pg_database.take() {
             // Drop runs inside the test's runtime: use a thread with a runtime of its own.
             let _ = std::thread::spawn(move || {
@@ -393,6 +523,24 @@ impl Drop for TestServer {
                 rt.block_on(drop_database(&name));
             })
             .join();
+        }
+    }
+}
+
+/// Where a blob's bytes lie, to look again later (after they should have gone).
+#[derive(Clone, Debug)]
+pub enum BlobLocation {
+    File(std::path::PathBuf),
+    Object { prefix: String, name: String },
+}
+
+impl BlobLocation {
+    pub async fn exists(&self) -> bool {
+        match self {
+            BlobLocation::File(path) => path.exists(),
+            BlobLocation::Object { prefix, name } => {
+                s3::objects(prefix, "").await.iter().any(|o| o == name)
+            }
         }
     }
 }
@@ -420,266 +568,4 @@ async fn drop_database(name: &str) {
     )))
     .execute(&mut conn)
     .await;
-}
-
-/// A Graph client: paths are relative to `/v1.0`; absolute URLs are used as they are.
-#[derive(Clone)]
-pub struct Api {
-    pub server: String,
-    pub token: Option<String>,
-    http: reqwest::Client,
-}
-
-#[derive(Debug)]
-pub struct Resp {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
-}
-
-impl Resp {
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "body is not JSON ({e}): {}",
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    }
-
-    /// Asserts the status; shows the body when it differs.
-    #[track_caller]
-    pub fn expect(self, status: u16) -> Self {
-        assert_eq!(
-            self.status.as_u16(),
-            status,
-            "unexpected status; body: {}",
-            self.text()
-        );
-        self
-    }
-
-    /// Asserts a Graph error with this status and code.
-    #[track_caller]
-    pub fn expect_error(self, status: u16, code: &str) -> Value {
-        let body = self.expect(status).json();
-        assert_eq!(body["error"]["code"], code, "unexpected error: {body}");
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
-            "no message: {body}"
-        );
-        assert!(
-            body["error"]["innerError"]["request-id"].is_string(),
-            "no request-id: {body}"
-        );
-        body
-    }
-}
-
-impl Api {
-    pub fn new(server: &str, token: Option<String>) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Self {
-            server: server.to_string(),
-            token,
-            http,
-        }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        if path.starts_with("http://") || path.starts_with("https://") {
-            path.to_string()
-        } else {
-            format!("{}/v1.0{}", self.server, path)
-        }
-    }
-
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<Vec<u8>>,
-    ) -> Resp {
-        let mut rb = self.http.request(method, self.url(path));
-        if let Some(t) = &self.token {
-            rb = rb.bearer_auth(t);
-        }
-        for (k, v) in headers {
-            rb = rb.header(*k, *v);
-        }
-        if let Some(b) = body {
-            rb = rb.body(b);
-        }
-        let res = rb.send().await.expect("request");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = res.bytes().await.expect("body").to_vec();
-        Resp {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    pub async fn get(&self, path: &str) -> Resp {
-        self.send(Method::GET, path, &[], None).await
-    }
-
-    pub async fn delete(&self, path: &str) -> Resp {
-        self.send(Method::DELETE, path, &[], None).await
-    }
-
-    pub async fn put(&self, path: &str, bytes: impl Into<Vec<u8>>) -> Resp {
-        self.send(Method::PUT, path, &[], Some(bytes.into())).await
-    }
-
-    pub async fn post(&self, path: &str, json: &Value) -> Resp {
-        self.send(
-            Method::POST,
-            path,
-            &[("content-type", "application/json")],
-            Some(json.to_string().into_bytes()),
-        )
-        .await
-    }
-
-    pub async fn patch(&self, path: &str, json: &Value) -> Resp {
-        self.send(
-            Method::PATCH,
-            path,
-            &[("content-type", "application/json")],
-            Some(json.to_string().into_bytes()),
-        )
-        .await
-    }
-
-    /// Creates a folder under the folder at `parent` (an item path such as `/me/drive/root`).
-    pub async fn mkdir(&self, parent: &str, name: &str) -> Value {
-        self.post(
-            &format!("{parent}/children"),
-            &serde_json::json!({ "name": name, "folder": {} }),
-        )
-        .await
-        .expect(201)
-        .json()
-    }
-
-    /// Uploads bytes to `/me/drive/root:/{path}:/content`.
-    pub async fn upload(&self, path: &str, bytes: impl Into<Vec<u8>>) -> Value {
-        let r = self
-            .put(&format!("/me/drive/root:/{path}:/content"), bytes)
-            .await;
-        assert!(
-            r.status == 201 || r.status == 200,
-            "upload failed: {} {}",
-            r.status,
-            r.text()
-        );
-        r.json()
-    }
-
-    /// Follows a download (`GET …/content` → 302) without sending the token to the target.
-    pub async fn download(&self, path: &str) -> Vec<u8> {
-        let r = self.get(path).await.expect(302);
-        let location = r.header("location").expect("Location");
-        let anon = Api::new(&self.server, None);
-        anon.get(&location).await.expect(200).body
-    }
-}
-
-/// The hashes Graph reports, computed here independently of the server.
-pub fn hashes(bytes: &[u8]) -> (String, String, String) {
-    use base64::Engine;
-    use sha1::Digest;
-    let sha1 = hex::encode_upper(sha1::Sha1::digest(bytes));
-    let sha256 = hex::encode_upper(sha2::Sha256::digest(bytes));
-    let mut q = quickxorhash::QuickXorHash::new();
-    q.update(bytes);
-    let qx = base64::engine::general_purpose::STANDARD.encode(q.finalize());
-    (sha1, sha256, qx)
-}
-
-/// PUTs `bytes[start..end]` of a file of `bytes.len()` bytes to an upload URL, with the matching
-/// `Content-Range`.
-pub async fn put_fragment(client: &Api, url: &str, bytes: &[u8], start: usize, end: usize) -> Resp {
-    let range = format!("bytes {start}-{}/{}", end - 1, bytes.len());
-    client
-        .send(
-            Method::PUT,
-            url,
-            &[("content-range", &range)],
-            Some(bytes[start..end].to_vec()),
-        )
-        .await
-}
-
-/// Polls a copy's monitor (without a token) until the job ends; returns its last status.
-pub async fn wait_for_copy(monitor: &str) -> Value {
-    let anon = Api::new("http://unused", None);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let s = anon.get(monitor).await.json();
-        if s["status"] == "completed" || s["status"] == "failed" {
-            return s;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "copy did not finish: {s}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
-/// GET that must answer 200; returns the JSON.
-pub async fn get_ok(api: &Api, path: &str) -> Value {
-    let r = api.get(path).await;
-    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
-    r.json()
-}
-
-/// A folder's `size` and `folder.childCount`.
-pub async fn totals(api: &Api, path: &str) -> (i64, i64) {
-    let v = get_ok(api, path).await;
-    let size = v["size"].as_i64().unwrap_or_else(|| panic!("no size: {v}"));
-    let count = v["folder"]["childCount"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no folder.childCount: {v}"));
-    (size, count)
-}
-
-/// Asserts the `file.hashes` of an item match `bytes`.
-#[track_caller]
-pub fn assert_hashes(item: &Value, bytes: &[u8]) {
-    let (sha1, sha256, qx) = hashes(bytes);
-    let h = &item["file"]["hashes"];
-    assert_eq!(h["sha1Hash"], sha1, "sha1Hash of {item}");
-    assert_eq!(h["sha256Hash"], sha256, "sha256Hash of {item}");
-    assert_eq!(h["quickXorHash"], qx, "quickXorHash of {item}");
-}
-
-/// The trimmed stdout of a command that must have succeeded.
-pub fn succeeded(args: &[&str], out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "graphdrive {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }

@@ -110,7 +110,7 @@ impl S3Config {
     /// The OpenDAL operator: path-style requests, no credentials but those given (none read
     /// from `~/.aws` or an instance's metadata service), passing faults retried, and a timeout
     /// on every request so a bucket that stops answering fails requests instead of holding them.
-    pub(super) fn operator(&self) -> Result<Operator> {
+    pub fn operator(&self) -> Result<Operator> {
         let mut b = opendal::services::S3::default()
             .bucket(&self.bucket)
             .root(&format!("/{}", self.prefix))

@@ -209,6 +209,33 @@ impl DriveService {
         self.keys().open_download(token)
     }
 
+    /// Where the bucket itself serves a download, when downloads are sent there
+    /// ([`DriveConfig::downloads_from_bucket`]): a URL signed for as long as a download link
+    /// lives, under `disposition` (the `Content-Disposition` to answer with). `None` when the
+    /// node serves the bytes itself.
+    pub async fn direct_download(
+        &self,
+        grant: &DownloadGrant,
+        disposition: &str,
+    ) -> Result<Option<String>> {
+        if !self.config().downloads_from_bucket || !self.blobs().names_objects() {
+            return Ok(None);
+        }
+        let gone = || DriveError::NotFound("The content is no longer available.".into());
+        let object = {
+            let mut tx = self.store().read().await?;
+            tx.blob_object(&grant.blob)
+                .await?
+                .flatten()
+                .ok_or_else(gone)?
+        };
+        let expire = std::time::Duration::from_secs(self.config().download_link_ttl_secs as u64);
+        Ok(self
+            .blobs()
+            .presigned_read(&object, disposition, &grant.mime, expire)
+            .await?)
+    }
+
     /// The bytes of a download, or of the range `start..end` of it.
     pub async fn read_content(
         &self,

@@ -40,6 +40,9 @@ pub struct DriveConfig {
     pub recycle_bin_millis: i64,
     /// How long the change journal keeps a change; an older delta token must start over.
     pub journal_millis: i64,
+    /// Downloads are sent to a URL the bucket signs and serves (see
+    /// [`DriveService::direct_download`]) instead of passing through the node.
+    pub downloads_from_bucket: bool,
 }
 
 pub const DAY_MILLIS: i64 = 24 * 3600 * 1000;
@@ -62,6 +65,7 @@ impl Default for DriveConfig {
             max_versions: 500,
             recycle_bin_millis: 93 * DAY_MILLIS,
             journal_millis: 93 * DAY_MILLIS,
+            downloads_from_bucket: false,
         }
     }
 }

@@ -368,7 +368,7 @@ fn unversioned_paths() -> Vec<(&'static str, Value)> {
             "/dl/{token}",
             json!({
                 "parameters": token("token", "The download token."),
-                "get": download, "head": head_of(download.clone()),
+                "get": redirected(download.clone()), "head": head_of(download),
             }),
         ),
         (
@@ -511,4 +511,14 @@ fn components() -> Value {
                 "status": string, "checks": { "type": "object" } } },
         }
     })
+}
+
+/// A download that may be sent to the bucket instead (`serve --downloads-from-s3`).
+fn redirected(mut op: Value) -> Value {
+    op["responses"]["302"] = json!({
+        "description": "With `--downloads-from-s3`: the bytes (and any range) are at `Location`, \
+                        a URL the S3 bucket signs and serves.",
+        "headers": { "Location": { "schema": { "type": "string" } } },
+    });
+    op
 }

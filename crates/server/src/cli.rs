@@ -122,6 +122,10 @@ pub struct ServeArgs {
     #[arg(long, env = "GRAPHDRIVE_RECYCLE_BIN_DAYS", default_value_t = 93,
           value_parser = clap::value_parser!(u32).range(0..=36_500))]
     pub recycle_bin_days: u32,
+    /// Send downloads to a URL the S3 bucket signs and serves, so that file contents need not
+    /// pass through a node (the bucket's endpoint must be reachable by clients).
+    #[arg(long, env = "GRAPHDRIVE_DOWNLOADS_FROM_S3")]
+    pub downloads_from_s3: bool,
     /// Versions kept per file, the current one included; the oldest go first (1: none kept).
     #[arg(long, env = "GRAPHDRIVE_MAX_VERSIONS", default_value_t = 500,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
@@ -228,6 +232,16 @@ impl Cli {
             Command::Serve(args) => {
                 let _lock = startup::lock_data_dir(&self.storage.data_dir)?;
                 let _single = startup::lock_single_node(&self.storage)?;
+                if args.downloads_from_s3
+                    && !matches!(
+                        startup::blobs_config(&self.storage)?,
+                        graphdrive_storage::BlobsConfig::S3(_)
+                    )
+                {
+                    anyhow::bail!(
+                        "--downloads-from-s3 sends downloads to the bucket: it needs --blobs s3://BUCKET"
+                    );
+                }
                 let config = DriveConfig {
                     max_simple_upload: args.max_upload_size,
                     copy_batch_items: args.copy_batch_size,
@@ -240,6 +254,7 @@ impl Cli {
                     max_versions: args.max_versions,
                     recycle_bin_millis: i64::from(args.recycle_bin_days) * DAY_MILLIS,
                     journal_millis: i64::from(args.delta_retention_days) * DAY_MILLIS,
+                    downloads_from_bucket: args.downloads_from_s3,
                     ..DriveConfig::default()
                 };
                 let service = startup::open_service(&self.storage, config, true).await?;

@@ -77,7 +77,7 @@ pub async fn serve(
         "graphdrive started"
     );
     if service.metadata_backend() == "postgres" && !service.blobs_shared() {
-        tracing::warn!(
+        tracing::info!(
             blobs = %service.blob_store(),
             "file contents are on this node's disk: other nodes on this database cannot read them \
              unless the directory is shared; give every node --blobs s3://BUCKET to run several"

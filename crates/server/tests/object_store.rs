@@ -204,3 +204,68 @@ async fn an_unreachable_bucket_is_503_until_it_is_back() {
     anon.get(&ready).await.expect(200);
     server.assert_store_consistent().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_can_come_straight_from_the_bucket() {
+    let server = TestServer::start_with(Backend::PostgresS3, &["--downloads-from-s3"]).await;
+    let api = server.new_user("alice");
+    let bytes = pattern(300_000, 7);
+    api.upload("report é.bin", bytes.clone()).await;
+    let link = api
+        .get("/me/drive/root:/report é.bin:/content")
+        .await
+        .expect(302)
+        .header("location")
+        .unwrap();
+    assert!(
+        link.starts_with(&server.url),
+        "the download link is the node's: {link}"
+    );
+    let anon = server.anonymous();
+    let r = anon.get(&link).await.expect(302);
+    let signed = r.header("location").unwrap();
+    assert!(
+        signed.starts_with(&s3::endpoint()),
+        "not the bucket's URL: {signed}"
+    );
+    assert!(signed.contains("X-Amz-Signature="), "{signed}");
+    // The bucket serves the bytes, the file's name and type, and ranges, with no token.
+    let whole = anon.get(&signed).await.expect(200);
+    assert_eq!(whole.body, bytes);
+    let disposition = whole.header("content-disposition").unwrap_or_default();
+    assert_eq!(
+        disposition,
+        "attachment; filename*=UTF-8''report%20%C3%A9%2Ebin"
+    );
+    let part = anon
+        .send(
+            reqwest::Method::GET,
+            &signed,
+            &[("range", "bytes=1000-1999")],
+            None,
+        )
+        .await
+        .expect(206);
+    assert_eq!(part.body, &bytes[1000..2000]);
+    // A HEAD is still answered by the node.
+    let head = anon
+        .send(reqwest::Method::HEAD, &link, &[], None)
+        .await
+        .expect(200);
+    assert_eq!(head.header("content-length").as_deref(), Some("300000"));
+    server.assert_store_consistent().await;
+}
+
+#[test]
+fn downloads_from_s3_need_a_bucket() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_graphdrive"))
+        .args(["--data-dir", tmp.path().to_str().unwrap()])
+        .args(["serve", "--listen", "127.0.0.1:0", "--downloads-from-s3"])
+        .env("GRAPHDRIVE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("it needs --blobs s3://BUCKET"), "{err}");
+}

@@ -412,6 +412,27 @@ impl BlobStore {
         Ok(stream.map_err(std::io::Error::other))
     }
 
+    /// A URL the bucket itself serves `object` at for `expire`, under the `Content-Disposition`
+    /// and `Content-Type` given; `None` on the local disk, which has no such URL.
+    pub async fn presigned_read(
+        &self,
+        object: &str,
+        disposition: &str,
+        mime: &str,
+        expire: Duration,
+    ) -> Result<Option<String>> {
+        if !self.names_objects() {
+            return Ok(None);
+        }
+        let signed = self
+            .op
+            .presign_read_with(object, expire)
+            .override_content_disposition(disposition)
+            .override_content_type(mime)
+            .await?;
+        Ok(Some(signed.uri().to_string()))
+    }
+
     /// Removes a blob's bytes (`object` as its row named it).
     pub async fn remove(&self, sha256: &str, object: Option<&str>) -> Result<()> {
         self.op.delete(object.unwrap_or(&blob_path(sha256))).await?;

@@ -67,8 +67,11 @@ async fn rclone_config_create(server: &TestServer, drive: &str, config: &std::pa
         .expect("run rclone");
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let log = said.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            log.lock().unwrap().push_str(&format!("{line}\n"));
             if let Some(at) = line.find("http://127.0.0.1:53682/auth?state=") {
                 let url = line[at..].split_whitespace().next().unwrap().to_string();
                 let _ = tx.send(url);
@@ -77,7 +80,12 @@ async fn rclone_config_create(server: &TestServer, drive: &str, config: &std::pa
     });
     let url = rx
         .recv_timeout(Duration::from_secs(30))
-        .expect("rclone prints the sign-in link");
+        .unwrap_or_else(|e| {
+            panic!(
+                "rclone did not print the sign-in link ({e}); it said:\n{}",
+                said.lock().unwrap()
+            )
+        });
     let mut browser = Browser::new();
     let to_server = browser.get(&url).await;
     assert_eq!(to_server.status, 307, "{}", to_server.text());

@@ -10,6 +10,7 @@ mod observe;
 mod peers;
 mod probe;
 mod report;
+mod scale;
 mod server;
 mod serving;
 
@@ -37,6 +38,20 @@ enum Cmd {
     Copy(CopyArgs),
     /// What metrics and the request log cost: GET item requests/s with and without them.
     Observe,
+    /// Several nodes on PostgreSQL and S3 (SeaweedFS, started for the run): 1 GiB up and down
+    /// against straight to S3, the copy, and request rates through HAProxy with 1, 2, 3 nodes.
+    Scale {
+        /// A PostgreSQL admin URL; a scratch database is made and dropped.
+        #[arg(
+            long,
+            env = "GRAPHDRIVE_BENCH_POSTGRES",
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
+        postgres: String,
+        /// Levels of the copy's doubling tree: 4 makes trees up to 1,011,111 items.
+        #[arg(long, default_value_t = 4)]
+        levels: usize,
+    },
     /// Delta and the recycle bin on a drive of about a million items.
     Journal {
         /// Levels of the doubling tree: 4 makes about 1,000,000 items, 3 about 100,000.
@@ -129,6 +144,19 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", journal::table(&r));
             return Ok(());
         }
+        Cmd::Scale { postgres, levels } => {
+            let work = tempfile::Builder::new()
+                .prefix("graphdrive-bench")
+                .tempdir_in(".")?;
+            let r = scale::run(work.path(), &postgres, levels).await?;
+            scale::write(
+                std::path::Path::new("BENCHMARKS.md"),
+                &r,
+                &format!("Machine: {}.", report::machine()),
+            )?;
+            println!("{}", scale::table(&r));
+            return Ok(());
+        }
         Cmd::Observe => {
             let work = tempfile::Builder::new()
                 .prefix("graphdrive-bench")
@@ -210,7 +238,7 @@ async fn main() -> anyhow::Result<()> {
 /// Builds the trees, then copies each three times, measuring the copies (the median run), the
 /// server's memory and the latency a second client sees meanwhile, and the bare
 /// `INSERT … SELECT` of as many rows.
-async fn run_sizes(
+pub(crate) async fn run_sizes(
     server: &Server,
     backend: &str,
     levels: usize,

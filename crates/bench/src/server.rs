@@ -9,6 +9,15 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+/// Where a server keeps things: its data directory, metadata URL, blob store URL (`--blobs`;
+/// the data directory's when `None`) and the environment that goes with them (S3 keys).
+pub struct Storage<'a> {
+    pub data_dir: &'a Path,
+    pub metadata: &'a str,
+    pub blobs: Option<&'a str>,
+    pub env: &'a [(String, String)],
+}
+
 pub struct Server {
     pub url: String,
     pub token: String,
@@ -44,14 +53,32 @@ impl Server {
         log: &str,
         log_file: Option<&Path>,
     ) -> anyhow::Result<Self> {
+        let storage = Storage {
+            data_dir,
+            metadata,
+            blobs: None,
+            env: &[],
+        };
+        Self::start_on(&storage, extra, log, log_file)
+    }
+
+    /// A server on `storage`, with `extra` arguments to `serve`.
+    pub fn start_on(
+        storage: &Storage<'_>,
+        extra: &[&str],
+        log: &str,
+        log_file: Option<&Path>,
+    ) -> anyhow::Result<Self> {
         let bin = graphdrive_binary()?;
         let common = |cmd: &mut Command| {
             cmd.args([
                 "--data-dir",
-                &data_dir.to_string_lossy(),
+                &storage.data_dir.to_string_lossy(),
                 "--metadata",
-                metadata,
+                storage.metadata,
             ])
+            .args(storage.blobs.iter().flat_map(|b| ["--blobs", b]))
+            .envs(storage.env.iter().map(|(k, v)| (k, v)))
             .env("GRAPHDRIVE_LOG", log);
         };
         let mut add = Command::new(&bin);

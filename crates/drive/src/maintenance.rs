@@ -42,10 +42,15 @@ impl DriveService {
         let blobs = tx
             .take_unreferenced_blobs(now.saturating_sub(self.config().blob_grace_millis), 1000)
             .await?;
-        // The bytes go while the blobs' rows are still locked: an upload of the same bytes waits
-        // for this transaction to end, then finds them gone and places its own copy.
+        // On the local disk the bytes go while the blobs' rows are still locked: an upload of the
+        // same bytes waits for this transaction to end, then finds them gone and places its own
+        // copy. A bucket's objects go once no row names them any more (after the commit); noted
+        // as left over in this transaction, they are swept if this process stops before.
         for b in &blobs {
-            self.blobs().remove(&b.hash, b.object.as_deref()).await?;
+            match &b.object {
+                Some(object) => tx.stage_object(object, 0).await?,
+                None => self.blobs().remove(&b.hash, None).await?,
+            }
         }
         let leftovers = tx.finished_jobs_with_state().await?;
         for job in &leftovers {
@@ -54,6 +59,11 @@ impl DriveService {
         tx.expire_copy_jobs(now - FINISHED_COPY_TTL_MILLIS).await?;
         let sign_ins = tx.remove_expired_sign_ins(now).await?;
         tx.commit().await?;
+        for object in blobs.iter().filter_map(|b| b.object.as_deref()) {
+            if let Err(e) = self.blobs().remove_released(object).await {
+                tracing::warn!(object, error = %e, "could not remove an unreferenced object; upkeep sweeps it later");
+            }
+        }
         if sign_ins > 0 {
             tracing::info!(
                 removed = sign_ins,

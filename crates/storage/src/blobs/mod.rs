@@ -433,6 +433,15 @@ impl BlobStore {
         Ok(Some(signed.uri().to_string()))
     }
 
+    /// Removes a bucket's object whose blob row is gone, and its note in the ledger (see
+    /// [`Tx::stage_object`]); an object a row names again is left alone.
+    pub async fn remove_released(&self, object: &str) -> Result<()> {
+        match &self.layout {
+            Layout::Bucket { ledger, .. } => self.drop_unnamed(ledger, object).await,
+            Layout::Local { .. } => Ok(()),
+        }
+    }
+
     /// Removes a blob's bytes (`object` as its row named it).
     pub async fn remove(&self, sha256: &str, object: Option<&str>) -> Result<()> {
         self.op.delete(object.unwrap_or(&blob_path(sha256))).await?;

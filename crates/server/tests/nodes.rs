@@ -61,7 +61,15 @@ async fn any_node_answers_any_request() {
         small
     );
 
-    // An upload session whose fragments reach the nodes in turn.
+    let bytes = session_across_nodes([&a, &b, &c], &api_a).await;
+    copy_and_delta_across_nodes([&a, &b, &c], &token, &bytes).await;
+    a.assert_store_consistent().await;
+}
+
+/// An upload session whose fragments reach the nodes in turn, then a range of the file read on
+/// another node; returns the file's bytes (`big.bin`).
+async fn session_across_nodes([a, b, c]: [&TestServer; 3], api_a: &Api) -> Vec<u8> {
+    let api_c = c.client(api_a.token.as_deref().unwrap());
     let bytes = pattern(5 * 327_680 + 99, 2);
     let session = api_a
         .post("/me/drive/root:/big.bin:/createUploadSession", &json!({}))
@@ -69,7 +77,7 @@ async fn any_node_answers_any_request() {
         .expect(200)
         .json();
     let url = session["uploadUrl"].as_str().unwrap();
-    let nodes = [&b, &c, &a, &b, &c, &a];
+    let nodes = [b, c, a, b, c, a];
     let mut done = None;
     for (n, start) in (0..bytes.len()).step_by(327_680).enumerate() {
         let end = (start + 327_680).min(bytes.len());
@@ -86,7 +94,7 @@ async fn any_node_answers_any_request() {
         .send(
             reqwest::Method::GET,
             &on(
-                &c,
+                c,
                 &api_c
                     .get("/me/drive/root:/big.bin:/content")
                     .await
@@ -99,8 +107,13 @@ async fn any_node_answers_any_request() {
         .await
         .expect(206);
     assert_eq!(r.body, &bytes[400_000..401_000]);
+    bytes
+}
 
-    // A copy accepted by one node, watched on another.
+/// A copy accepted by one node and watched on another; a delta link from one node, followed on
+/// another after a change made on a third.
+async fn copy_and_delta_across_nodes([a, b, c]: [&TestServer; 3], token: &str, bytes: &[u8]) {
+    let (api_a, api_b, api_c) = (a.client(token), b.client(token), c.client(token));
     let r = api_b
         .post(
             "/me/drive/root:/big.bin:/copy",
@@ -108,7 +121,7 @@ async fn any_node_answers_any_request() {
         )
         .await
         .expect(202);
-    let monitor = on(&c, &r.header("location").unwrap());
+    let monitor = on(c, &r.header("location").unwrap());
     assert_eq!(wait_for_copy(&monitor).await["status"], "completed");
     assert_eq!(
         api_a
@@ -117,14 +130,13 @@ async fn any_node_answers_any_request() {
         bytes
     );
 
-    // A delta link from one node, followed on another after a change made on a third.
     let mut link = api_a.get("/me/drive/root/delta").await.expect(200).json();
     while let Some(next) = link["@odata.nextLink"].as_str() {
         link = api_a.get(next).await.expect(200).json();
     }
     let delta = link["@odata.deltaLink"].as_str().unwrap().to_string();
     api_c.upload("later.txt", "after the delta link").await;
-    let page = api_b.get(&on(&b, &delta)).await.expect(200).json();
+    let page = api_b.get(&on(b, &delta)).await.expect(200).json();
     let names: Vec<&str> = page["value"]
         .as_array()
         .unwrap()
@@ -132,7 +144,6 @@ async fn any_node_answers_any_request() {
         .filter_map(|i| i["name"].as_str())
         .collect();
     assert!(names.contains(&"later.txt"), "{names:?}");
-    a.assert_store_consistent().await;
 }
 
 /// A folder of 2^rounds files in 2^(rounds+1) - 2 folders, built by copies that double it.

@@ -35,6 +35,58 @@ where
     panic!("{what} did not happen within {secs} s");
 }
 
+/// Ages what the crash left, and adds beside it what a crash could leave in full and what must
+/// stay (see the comments).
+async fn age_and_add_leftovers(server: &TestServer, prefix: &str) {
+    // As old as a crash an hour ago, beside an object written in full just before a crash (its
+    // note as old), one being written just now (another node could be writing it), and the
+    // fragments of a session that no longer exists.
+    s3::put(
+        prefix,
+        "objects/written-then-crashed",
+        b"whole, never named",
+    )
+    .await;
+    s3::put(prefix, "objects/fresh", b"being written").await;
+    s3::put(prefix, "uploads/NoSuchSession/part", b"left over").await;
+    let hour_ago = "(CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) - 3600) * 1000";
+    server
+        .run_sql(&[
+            &format!("UPDATE staged_objects SET touched_at = {hour_ago}"),
+            &format!(
+                "INSERT INTO staged_objects (object, touched_at) VALUES \
+                 ('objects/written-then-crashed', {hour_ago})"
+            ),
+            "INSERT INTO staged_objects (object, touched_at) VALUES \
+             ('objects/fresh', CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) * 1000)",
+        ])
+        .await;
+}
+
+/// An upload of `stalled.bin` that sends 2 MiB, then waits for more until the sender drops.
+async fn stalled_upload(
+    api: &common::Api,
+) -> (
+    tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    tx.send(Ok(pattern(2 << 20, 1))).await.unwrap();
+    let url = api.url("/me/drive/root:/stalled.bin:/content");
+    let token = api.token.clone().unwrap();
+    let stalled = tokio::spawn(async move {
+        let body =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+        reqwest::Client::new()
+            .put(url)
+            .bearer_auth(token)
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+            .await
+    });
+    (tx, stalled)
+}
+
 async fn staged_notes(server: &TestServer) -> Vec<String> {
     sqlx::any::install_default_drivers();
     let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&server.metadata)
@@ -54,20 +106,7 @@ async fn what_a_crash_leaves_in_the_bucket_is_swept() {
     let prefix = server.s3_prefix.clone().unwrap();
     let api = server.new_user("alice");
     // An upload that streams 2 MiB, then stalls: its object is noted while it is written.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
-    tx.send(Ok(pattern(2 << 20, 1))).await.unwrap();
-    let url = api.url("/me/drive/root:/stalled.bin:/content");
-    let token = api.token.clone().unwrap();
-    let stalled = tokio::spawn(async move {
-        let body =
-            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
-        reqwest::Client::new()
-            .put(url)
-            .bearer_auth(token)
-            .body(reqwest::Body::wrap_stream(body))
-            .send()
-            .await
-    });
+    let (tx, stalled) = stalled_upload(&api).await;
     eventually(10, "the upload being noted", || {
         let server = &server;
         async move { !staged_notes(server).await.is_empty() }
@@ -95,29 +134,7 @@ async fn what_a_crash_leaves_in_the_bucket_is_swept() {
         "the crash left the note of its write: {crashed:?}"
     );
 
-    // As old as a crash an hour ago, beside an object written in full just before a crash (its
-    // note as old), one being written just now (another node could be writing it), and the
-    // fragments of a session that no longer exists.
-    s3::put(
-        &prefix,
-        "objects/written-then-crashed",
-        b"whole, never named",
-    )
-    .await;
-    s3::put(&prefix, "objects/fresh", b"being written").await;
-    s3::put(&prefix, "uploads/NoSuchSession/part", b"left over").await;
-    let hour_ago = "(CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) - 3600) * 1000";
-    server
-        .run_sql(&[
-            &format!("UPDATE staged_objects SET touched_at = {hour_ago}"),
-            &format!(
-                "INSERT INTO staged_objects (object, touched_at) VALUES \
-                 ('objects/written-then-crashed', {hour_ago})"
-            ),
-            "INSERT INTO staged_objects (object, touched_at) VALUES \
-             ('objects/fresh', CAST(EXTRACT(EPOCH FROM now()) AS BIGINT) * 1000)",
-        ])
-        .await;
+    age_and_add_leftovers(&server, &prefix).await;
 
     server.restart();
     eventually(10, "upkeep sweeping what the crash left", || {

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Backend, Options, TestServer, put_fragment};
+use common::{Backend, Options, TestServer, eventually, pattern, put_fragment};
 use serde_json::json;
 
 on_every_backend!(
@@ -21,28 +21,6 @@ on_every_backend!(
 
 const MIB: usize = 1 << 20;
 const FRAGMENT: usize = 327_680;
-
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    (0..len as u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 7) as u8)
-        .collect()
-}
-
-/// Polls `check` every 100 ms until it holds, for `secs` at most.
-async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let until = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < until {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} did not happen within {secs} s");
-}
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -8,19 +8,13 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::proxy::Proxy;
-use common::{Api, Backend, Options, TestServer, put_fragment, s3, wait_for_copy};
+use common::{Api, Backend, Options, TestServer, pattern, put_fragment, s3, wait_for_copy};
 use serde_json::{Value, json};
 
 /// `url` (issued by some node) addressed to `node` instead.
 fn on(node: &TestServer, url: &str) -> String {
     let rest = url.splitn(4, '/').nth(3).unwrap_or("");
     format!("{}/{rest}", node.url)
-}
-
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    (0..len as u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 7) as u8)
-        .collect()
 }
 
 async fn three_nodes(serve_args: &[&str]) -> (TestServer, TestServer, TestServer) {

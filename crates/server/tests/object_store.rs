@@ -8,32 +8,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::proxy::Proxy;
-use common::{Backend, Options, TestServer, put_fragment, s3};
+use common::{Backend, Options, TestServer, eventually, pattern, put_fragment, s3};
 use serde_json::json;
 
 const FRAGMENT: usize = 327_680;
-
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    (0..len as u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(seed) >> 7) as u8)
-        .collect()
-}
-
-/// Polls `check` every 100 ms until it holds, for `secs` at most.
-async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let until = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < until {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} did not happen within {secs} s");
-}
 
 /// Ages what the crash left, and adds beside it what a crash could leave in full and what must
 /// stay (see the comments).

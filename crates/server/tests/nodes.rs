@@ -8,7 +8,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::proxy::Proxy;
-use common::{Api, Backend, Options, TestServer, pattern, put_fragment, s3, wait_for_copy};
+use common::{
+    Api, Backend, Options, TestServer, doubled_tree, pattern, put_fragment, s3, wait_for_copy,
+};
 use serde_json::{Value, json};
 
 /// `url` (issued by some node) addressed to `node` instead.
@@ -138,32 +140,6 @@ async fn copy_and_delta_across_nodes([a, b, c]: [&TestServer; 3], token: &str, b
         .filter_map(|i| i["name"].as_str())
         .collect();
     assert!(names.contains(&"later.txt"), "{names:?}");
-}
-
-/// A folder of 2^rounds files in 2^(rounds+1) - 2 folders, built by copies that double it.
-async fn doubled_tree(api: &Api, rounds: usize) -> String {
-    api.upload("t0/f", "x").await;
-    for n in 0..rounds {
-        let next = api.mkdir("/me/drive/root", &format!("t{}", n + 1)).await;
-        let next = next["id"].as_str().unwrap();
-        let prev = get_id(api, &format!("t{n}")).await;
-        let r = api
-            .post(
-                &format!("/me/drive/items/{prev}/copy"),
-                &json!({ "parentReference": { "id": next }, "name": "l" }),
-            )
-            .await
-            .expect(202);
-        let s = wait_for_copy(&r.header("location").unwrap()).await;
-        assert_eq!(s["status"], "completed", "{s}");
-        api.patch(
-            &format!("/me/drive/items/{prev}"),
-            &json!({ "parentReference": { "id": next }, "name": "r" }),
-        )
-        .await
-        .expect(200);
-    }
-    get_id(api, &format!("t{rounds}")).await
 }
 
 async fn get_id(api: &Api, path: &str) -> String {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::delta::round;
-use common::{Api, Backend, Options, TestServer, get_ok, wait_for_copy};
+use common::{Api, Backend, Options, TestServer, doubled_tree, get_ok};
 use serde_json::{Value, json};
 
 on_every_backend!(
@@ -290,34 +290,6 @@ async fn permanent_delete_and_purge_release_the_bytes(backend: Backend) {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
-}
-
-/// A folder of 2^16 files in 2^16 - 1 folders, built by copies that double it.
-async fn doubled_tree(api: &Api, rounds: usize) -> String {
-    api.upload("t0/f", "x").await;
-    for n in 0..rounds {
-        let next = api.mkdir("/me/drive/root", &format!("t{}", n + 1)).await;
-        let next = next["id"].as_str().unwrap();
-        let prev = id_of(api, &format!("t{n}")).await;
-        let r = api
-            .post(
-                &format!("/me/drive/items/{prev}/copy"),
-                &json!({ "parentReference": { "id": next }, "name": "l" }),
-            )
-            .await
-            .expect(202);
-        assert_eq!(
-            wait_for_copy(&r.header("location").unwrap()).await["status"],
-            "completed"
-        );
-        api.patch(
-            &format!("/me/drive/items/{prev}"),
-            &json!({ "parentReference": { "id": next }, "name": "r" }),
-        )
-        .await
-        .expect(200);
-    }
-    id_of(api, &format!("t{rounds}")).await
 }
 
 async fn a_large_folder_comes_back_whole(backend: Backend) {

@@ -289,3 +289,38 @@ where
     }
     panic!("{what} did not happen within {secs} s");
 }
+
+/// A folder `t{rounds}` of 2^rounds files in 2^(rounds+1) - 2 folders, built by copies that
+/// double it; returns its id.
+pub async fn doubled_tree(api: &Api, rounds: usize) -> String {
+    let id_of = |path: String| async move {
+        let v = api
+            .get(&format!("/me/drive/root:/{path}"))
+            .await
+            .expect(200)
+            .json();
+        v["id"].as_str().unwrap().to_string()
+    };
+    api.upload("t0/f", "x").await;
+    for n in 0..rounds {
+        let next = api.mkdir("/me/drive/root", &format!("t{}", n + 1)).await;
+        let next = next["id"].as_str().unwrap();
+        let prev = id_of(format!("t{n}")).await;
+        let r = api
+            .post(
+                &format!("/me/drive/items/{prev}/copy"),
+                &serde_json::json!({ "parentReference": { "id": next }, "name": "l" }),
+            )
+            .await
+            .expect(202);
+        let s = wait_for_copy(&r.header("location").unwrap()).await;
+        assert_eq!(s["status"], "completed", "{s}");
+        api.patch(
+            &format!("/me/drive/items/{prev}"),
+            &serde_json::json!({ "parentReference": { "id": next }, "name": "r" }),
+        )
+        .await
+        .expect(200);
+    }
+    id_of(format!("t{rounds}")).await
+}

@@ -68,7 +68,7 @@ impl DriveService {
         }
         // Nor does it outlive the app it was issued to.
         if let Some(client) = caller.client_id.as_deref()
-            && client != crate::signin::RCLONE_CLIENT_ID
+            && !crate::signin::is_builtin(client)
             && tx.principal(client).await?.is_none_or(|p| p.is_disabled())
         {
             return Err(DriveError::Unauthenticated(
@@ -186,6 +186,22 @@ impl DriveService {
             deleted,
             file_count: root.descendant_files,
         })
+    }
+}
+
+impl DriveService {
+    /// `GET /me/drives`: the caller's own drive, then the drives of their groups by group name
+    /// (each made on first use, as when it is first opened).
+    pub async fn my_drives(&self, caller: &Caller) -> Result<Vec<DriveView>> {
+        let mut out = vec![self.drive_view(caller, &DriveSelector::Me).await?];
+        let groups = self.store().read().await?.groups_of(&caller.id).await?;
+        for group in groups.into_iter().filter(|g| !g.is_disabled()) {
+            out.push(
+                self.drive_view(caller, &DriveSelector::Group(group.id))
+                    .await?,
+            );
+        }
+        Ok(out)
     }
 }
 

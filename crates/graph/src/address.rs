@@ -19,6 +19,8 @@ pub struct Address {
 pub enum Target {
     /// The drive itself.
     Drive,
+    /// The drives the caller reaches (`/me/drives`).
+    Drives,
     /// The drive's recycle bin (`…/recycleBin/items`).
     RecycleBin,
     Item {
@@ -75,6 +77,12 @@ pub fn parse(raw: &str) -> GraphResult<Address> {
     let mut rest = decoded.trim_start_matches('/').to_string();
     while rest.contains("//") {
         rest = rest.replace("//", "/");
+    }
+    if rest.trim_end_matches('/') == "me/drives" {
+        return Ok(Address {
+            drive: DriveSelector::Me,
+            target: Target::Drives,
+        });
     }
     let mut cursor = Cursor { rest: &rest };
     let drive = match cursor.segment() {

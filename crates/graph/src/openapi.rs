@@ -82,6 +82,15 @@ pub fn document() -> Value {
             }
         }
     }
+    let get = json!({
+        "summary": "The drives the signed-in user reaches: their own, then their groups'",
+        "parameters": [select_expand().swap_remove(0)],
+        "responses": responses(&[("200", returns("The drives.", "DriveCollection"))]),
+    });
+    paths.insert(
+        "/v1.0/me/drives".into(),
+        json!({ "get": get.clone(), "head": head_of(get) }),
+    );
     for (path, item) in unversioned_paths() {
         paths.insert(path.into(), item);
     }
@@ -496,6 +505,8 @@ fn components() -> Value {
             "DriveItemVersion": { "type": "object", "required": ["id"], "properties": {
                 "id": string, "size": { "type": "integer" }, "lastModifiedBy": identity,
                 "lastModifiedDateTime": { "type": "string", "format": "date-time" } } },
+            "DriveCollection": { "type": "object", "required": ["value"], "properties": {
+                "value": { "type": "array", "items": schema_ref("Drive") } } },
             "VersionCollection": { "type": "object", "required": ["value"], "properties": {
                 "value": { "type": "array", "items": schema_ref("DriveItemVersion") } } },
             "RecycleBinItem": { "type": "object", "required": ["id"], "properties": {

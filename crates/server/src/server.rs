@@ -59,6 +59,7 @@ pub async fn serve(
             service: service.clone(),
         },
     )))
+    .merge(graphdrive_web::router())
     .merge(ops::router(Arc::new(Ops {
         service: service.clone(),
         metrics,

@@ -37,14 +37,29 @@ pub struct Client {
     secret_hash: Option<String>,
 }
 
-fn builtin(id: &str) -> Option<Client> {
-    (id == RCLONE_CLIENT_ID).then(|| Client {
-        id: RCLONE_CLIENT_ID.into(),
-        name: "rclone".into(),
+/// The web drive's client id: the page at the server's URL signs in with it, with PKCE, and
+/// comes back to that URL.
+pub const WEB_CLIENT_ID: &str = "6a0f3c1e-2b7d-4e58-9c4a-0d1f5e7b8a21";
+
+/// Whether a client id names a built-in client (one with no principal of its own).
+pub fn is_builtin(id: &str) -> bool {
+    id == RCLONE_CLIENT_ID || id == WEB_CLIENT_ID
+}
+
+/// A built-in client; the web drive's redirect URI is the server's public URL.
+fn builtin(id: &str, public_url: &str) -> Option<Client> {
+    let (name, requires_pkce, redirect) = match id {
+        RCLONE_CLIENT_ID => ("rclone", false, RCLONE_REDIRECT.to_string()),
+        WEB_CLIENT_ID => ("graphdrive", true, format!("{public_url}/")),
+        _ => return None,
+    };
+    Some(Client {
+        id: id.into(),
+        name: name.into(),
         is_public: true,
-        requires_pkce: false,
+        requires_pkce,
         builtin: true,
-        redirect_uris: vec![RCLONE_REDIRECT.into()],
+        redirect_uris: vec![redirect],
         roles: vec![],
         created_at: 0,
         secret_hash: None,
@@ -131,7 +146,7 @@ fn validate_redirect(uri: &str) -> Result<()> {
 impl crate::DriveService {
     /// A client by id: a registered app that is enabled, or a built-in client.
     pub async fn client(&self, client_id: &str) -> Result<Option<Client>> {
-        if let Some(c) = builtin(client_id) {
+        if let Some(c) = builtin(client_id, &self.public_url()) {
             return Ok(Some(c));
         }
         let mut tx = self.store().read().await?;
@@ -206,7 +221,13 @@ impl crate::DriveService {
                 .unwrap_or_default();
             out.push(Client::from_record(record, name));
         }
-        out.extend(builtin(RCLONE_CLIENT_ID));
+        let url = self.public_url();
+        out.extend(
+            [RCLONE_CLIENT_ID, WEB_CLIENT_ID]
+                .map(|id| builtin(id, &url))
+                .into_iter()
+                .flatten(),
+        );
         Ok(out)
     }
 
@@ -225,7 +246,7 @@ impl crate::DriveService {
     /// Removes an app: its registration, its tokens and its principal. Access tokens it holds
     /// stop working at once.
     pub async fn remove_app(&self, app: &str) -> Result<()> {
-        if builtin(app).is_some() {
+        if is_builtin(app) {
             return Err(DriveError::InvalidRequest(format!(
                 "\"{app}\" is built in and cannot be removed."
             )));

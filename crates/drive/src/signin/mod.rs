@@ -16,7 +16,7 @@ use std::sync::RwLock;
 
 use sha2::Digest;
 
-pub use clients::{Client, RCLONE_CLIENT_ID};
+pub use clients::{Client, RCLONE_CLIENT_ID, WEB_CLIENT_ID, is_builtin};
 pub use device::DeviceStart;
 pub use grants::{AuthorizeError, AuthorizeRequest, ResponseMode, TokenRequest, ValidAuthorize};
 pub use keys::PublicKey;

@@ -18,3 +18,18 @@ pub(super) async fn get(req: GraphRequest) -> GraphResult<Response> {
     );
     Ok(json_response(StatusCode::OK, &body))
 }
+
+/// `GET /me/drives`
+pub(super) async fn list(req: GraphRequest) -> GraphResult<Response> {
+    let views = req.state.service.my_drives(&req.caller).await?;
+    let select = req.query.select.as_deref();
+    let value: Vec<_> = views
+        .iter()
+        .map(|v| json::select(json::drive(v, &req.state.public_url), select))
+        .collect();
+    let body = serde_json::json!({
+        "@odata.context": format!("{}/v1.0/$metadata#drives", req.state.public_url),
+        "value": value,
+    });
+    Ok(json_response(StatusCode::OK, &body))
+}

@@ -98,6 +98,10 @@ async fn route(
             Method::GET | Method::HEAD => drive::get(req).await,
             _ => Err(GraphError::method_not_allowed("GET, HEAD")),
         },
+        Target::Drives => match method {
+            Method::GET | Method::HEAD => drive::list(req).await,
+            _ => Err(GraphError::method_not_allowed("GET, HEAD")),
+        },
         Target::RecycleBin => match method {
             Method::GET | Method::HEAD => recycle::list(req).await,
             _ => Err(GraphError::method_not_allowed("GET, HEAD")),
@@ -131,6 +135,7 @@ async fn route(
 fn family(target: &Target) -> &'static str {
     match target {
         Target::Drive => "drive",
+        Target::Drives => "drives",
         Target::RecycleBin => "recycleBin",
         Target::Item { action, .. } => match action {
             Action::None => "item",

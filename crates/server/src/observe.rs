@@ -82,6 +82,8 @@ fn family_of_path(path: &str) -> &'static str {
         p if p.starts_with("/dl/") => "download",
         p if p.starts_with("/upload/") => "uploadSession",
         p if p.starts_with("/monitor/") => "monitor",
+        "/" => "webDrive",
+        p if p.starts_with("/web/") => "webDrive",
         _ => "other",
     }
 }

@@ -5,7 +5,11 @@ mod common;
 use common::{Backend, TestServer, hashes};
 use serde_json::json;
 
-on_every_backend!(upload_get_download_round_trip, folders_and_conflicts);
+on_every_backend!(
+    upload_get_download_round_trip,
+    folders_and_conflicts,
+    my_drives_are_mine_then_my_groups,
+);
 
 async fn upload_get_download_round_trip(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -67,4 +71,42 @@ async fn folders_and_conflicts(backend: Backend) {
         .expect(201)
         .json();
     assert_eq!(renamed["name"], "My Folder 1");
+}
+
+/// `GET /me/drives`: the user's own drive, then one per group they are in (made on first use),
+/// and no drive of a group they are not in; `/me` needs a user.
+async fn my_drives_are_mine_then_my_groups(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let alice = server.new_user("alice");
+    server.new_user("bob");
+    let team = server.cli(&["group", "add", "team", "--member", "alice"]);
+    server.cli(&["group", "add", "others", "--member", "bob"]);
+    let own = alice.get("/me/drive").await.expect(200).json();
+    let list = alice
+        .get("/me/drives?$select=id,driveType,owner")
+        .await
+        .expect(200)
+        .json();
+    let drives = list["value"].as_array().unwrap();
+    assert_eq!(drives.len(), 2, "{list}");
+    assert_eq!(drives[0]["id"], own["id"]);
+    assert_eq!(drives[1]["driveType"], "documentLibrary");
+    assert_eq!(drives[1]["owner"]["group"]["id"], team.as_str());
+    assert!(drives[0].get("quota").is_none(), "$select applies: {list}");
+    let group = alice
+        .get(&format!("/groups/{team}/drive"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(drives[1]["id"], group["id"]);
+    let app = server.token(&["--app", "backup"], &["Files.ReadWrite.All"]);
+    server
+        .client(&app)
+        .get("/me/drives")
+        .await
+        .expect_error(400, "invalidRequest");
+    alice
+        .post("/me/drives", &serde_json::json!({}))
+        .await
+        .expect(405);
 }

@@ -9,6 +9,7 @@ import { folderList, refresh, setUpList, showFolder } from "./folder.js";
 import { call } from "./graph.js";
 import { formatSize } from "./list.js";
 import { $, folderHash, quiet, say, state } from "./state.js";
+import { clearFinished } from "./tasks.js";
 import { uploadAll } from "./upload.js";
 
 const VIEWS = ["welcome", "drive", "bin", "history"];
@@ -133,6 +134,7 @@ function wire() {
   $("bin-back").addEventListener("click", () => (location.hash = folderHash(state.driveId, state.path)));
   $("history-back").addEventListener("click", () => (location.hash = folderHash(state.driveId, state.path)));
   $("message-close").addEventListener("click", () => quiet());
+  $("tasks-clear").addEventListener("click", clearFinished);
   $("list").addEventListener("keydown", (e) => {
     if (e.key === "Delete" && folderList().selection().length) actions.remove();
   });

@@ -82,4 +82,10 @@ export function addTask(label, { onCancel } = {}) {
   };
 }
 
+/** Takes the rows of finished, failed and cancelled tasks off the panel. */
+export function clearFinished() {
+  for (const row of panel().querySelectorAll(".task:not([data-state=running])")) row.remove();
+  if (!panel().querySelector("li")) panel().hidden = true;
+}
+
 export { button };

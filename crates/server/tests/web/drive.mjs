@@ -1,8 +1,9 @@
 // A person's day in the web drive, in Debian's Chromium driven by playwright-core: sign in,
-// make folders, upload a small and a 30 MiB file (watching the progress bars), download one
+// make folders, upload files and a folder (by picker and by drag and drop) and a 30 MiB file
+// (watching the progress bars, through a dropped connection; cancelling another), download one
 // and compare its bytes, rename, move, delete and restore, browse and copy a folder of 10,000
-// files (watching the copy's progress), switch to a group's drive, restore a version, and read
-// a name clash as plain words. Screenshots of the main screens go to $SCREENSHOTS.
+// files (watching the copy's progress), switch to a group's drive, restore a version, read
+// a name clash as plain words, go on past an expired access token, and sign out. Screenshots of the main screens go to $SCREENSHOTS.
 //
 // Run by tests/web_drive.rs, which starts the server and makes the user, the group and the
 // big folder: GRAPHDRIVE_URL, WEB_USER, WEB_PASSWORD, BIG_FOLDER, BIG_COUNT, GROUP, CHROMIUM,
@@ -44,7 +45,7 @@ async function run(name, fn) {
   await fn();
   console.log(`ok ${name} (${Date.now() - t0} ms)`);
 }
-const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`) });
+const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`), animations: "disabled" });
 const row = (name) => page.locator(`.row[data-name="${name}"]`);
 const message = page.locator("#message");
 const select = (name) => page.getByRole("checkbox", { name: `Select ${name}`, exact: true }).check();
@@ -138,6 +139,30 @@ try {
 
   await run("upload a small file", async () => {
     await uploadFile(join(WORK, "hello.txt"), "hello.txt");
+  });
+
+  await run("upload a folder by the picker, and files by drag and drop", async () => {
+    const dir = join(WORK, "Holiday");
+    mkdirSync(join(dir, "day 1"), { recursive: true });
+    writeFileSync(join(dir, "plan.txt"), "pack\n");
+    writeFileSync(join(dir, "day 1", "photo.jpg"), randomBytes(1000));
+    await page.locator("#pick-folder").setInputFiles(dir);
+    for (const f of ["Holiday/plan.txt", "Holiday/day 1/photo.jpg"]) {
+      await task(`Upload ${f}`).locator(".task-status", { hasText: "Uploaded" }).waitFor();
+    }
+    await row("Holiday").waitFor();
+    const dropped = await page.evaluateHandle(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(["dropped one\n"], "dropped-1.txt", { type: "text/plain" }));
+      dt.items.add(new File(["dropped two\n"], "dropped-2.txt", { type: "text/plain" }));
+      return dt;
+    });
+    await page.dispatchEvent("#drive", "dragenter", { dataTransfer: dropped });
+    await page.locator("#drop-hint").waitFor();
+    await page.dispatchEvent("#drive", "drop", { dataTransfer: dropped });
+    await row("dropped-1.txt").waitFor();
+    await row("dropped-2.txt").waitFor();
+    assert.equal(await page.locator("#drop-hint").isHidden(), true);
   });
 
   await run("upload a 30 MiB file in fragments, resuming after a dropped connection", async () => {
@@ -242,12 +267,14 @@ try {
   });
 
   await run(`copy the ${BIG_COUNT.toLocaleString("en")}-file folder, watching its progress`, async () => {
+    await button("Clear finished").click();
+    await page.locator(".task").first().waitFor({ state: "detached" });
     await watchProgress(`Copy ${BIG}`);
     await select(BIG);
     await button("Copy to…").click();
     await pick("Projects", "Copy here");
     const copy = task(`Copy ${BIG}`);
-    await copy.locator(".task-status", { hasText: "Copying…" }).waitFor();
+    await copy.locator(".task-status", { hasText: /Copying… [1-9]/ }).waitFor();
     await shot("copy");
     await copy.locator(".task-status", { hasText: "Copied to My files › /Projects" }).waitFor({ timeout: 60_000 });
     const seen = await seenProgress(`Copy ${BIG}`);
@@ -307,6 +334,26 @@ try {
     assert.ok(bars.length > 0 && bars.every((v) => v !== null), `progress bars: ${bars}`);
     await page.keyboard.press("Tab");
     assert.notEqual(await page.evaluate(() => document.activeElement?.tagName), "BODY");
+  });
+
+  await run("an access token that ran out is renewed with the refresh token", async () => {
+    const before = await page.evaluate(() => {
+      const t = JSON.parse(sessionStorage.getItem("graphdrive.tokens"));
+      sessionStorage.setItem("graphdrive.tokens", JSON.stringify({ ...t, access: "expired", expires: 0 }));
+      return t.access;
+    });
+    await page.getByLabel("Drive").selectOption({ label: "My files" });
+    await row(BIG).waitFor();
+    const after = await page.evaluate(() => JSON.parse(sessionStorage.getItem("graphdrive.tokens")).access);
+    assert.ok(after !== "expired" && after !== before, "a new access token");
+  });
+
+  await run("sign out", async () => {
+    await button("Sign out").click();
+    await button("Sign in").waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem("graphdrive.tokens")), null);
+    await page.reload();
+    await button("Sign in").waitFor();
   });
 
   assert.deepEqual(problems, [], "the page logged no errors");

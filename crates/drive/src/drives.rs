@@ -196,10 +196,15 @@ impl DriveService {
         let mut out = vec![self.drive_view(caller, &DriveSelector::Me).await?];
         let groups = self.store().read().await?.groups_of(&caller.id).await?;
         for group in groups.into_iter().filter(|g| !g.is_disabled()) {
-            out.push(
-                self.drive_view(caller, &DriveSelector::Group(group.id))
-                    .await?,
-            );
+            // A group the user left (or that went) since the list was read is not listed.
+            match self
+                .drive_view(caller, &DriveSelector::Group(group.id))
+                .await
+            {
+                Ok(view) => out.push(view),
+                Err(DriveError::NotFound(_) | DriveError::AccessDenied(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(out)
     }

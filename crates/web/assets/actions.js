@@ -12,6 +12,7 @@ const selected = () => folderList().selection();
 const here = () => itemPath(state.driveId, state.folder.id);
 
 export async function newFolder() {
+  if (!state.folder) return;
   const name = await askName("New folder", "Folder name", "New folder");
   if (!name) return;
   try {
@@ -57,7 +58,7 @@ export async function move() {
       say(`“${item.name}” was not moved. ${e.message}`);
     }
   }
-  if (moved.size && to.id !== state.folder.id) removeFromList(moved);
+  if (moved.size && to.id !== state.folder?.id) removeFromList(moved);
   if (moved.size === items.length) {
     say(`Moved ${count(items)} to ${["", ...to.path].join("/") || "/"}.`, {
       kind: "info",
@@ -75,24 +76,24 @@ export async function copy() {
 }
 
 /** Starts one copy and follows its monitor in the transfers panel. */
-async function copyOne(item, to) {
+async function copyOne(item, to, from = state.driveId) {
   let monitor = null;
   const task = addTask(`Copy ${item.name}`);
   task.row.dataset.kind = "copy";
   task.progress(0, "Starting…");
   try {
-    const res = await call("POST", `${itemPath(state.driveId, item.id)}/copy`, {
+    const res = await call("POST", `${itemPath(from, item.id)}/copy`, {
       body: { parentReference: { driveId: to.driveId, id: to.id } },
       what: item.name,
       raw: true,
     });
     monitor = res.headers.get("Location");
-    const done = await follow(monitor, task);
+    const done = await follow(monitor, task, item.name);
     const open = task.button("Open", `Open the copy of ${item.name}`, () => {
       location.hash = folderHash(to.driveId, to.path);
     });
     task.done(`Copied to ${driveLabel(to.driveId)} › ${["", ...to.path].join("/") || "/"}`, [open]);
-    if (to.driveId === state.driveId && to.id === state.folder.id) {
+    if (to.driveId === state.driveId && to.id === state.folder?.id) {
       const copied = await call("GET", itemPath(done.driveId, done.resourceId)).catch(() => null);
       if (copied) upsert(copied);
       else refresh();
@@ -100,13 +101,13 @@ async function copyOne(item, to) {
   } catch (e) {
     task.failed(e.message, e.signIn ? null : () => {
       task.row.remove();
-      copyOne(item, to);
+      copyOne(item, to, from);
     });
   }
 }
 
 /** Polls a copy's monitor until it is done, showing its percentage; returns the last status. */
-async function follow(monitor, task) {
+async function follow(monitor, task, name) {
   let wait = 250;
   for (;;) {
     let res;
@@ -118,14 +119,14 @@ async function follow(monitor, task) {
       continue;
     }
     const status = await res.json().catch(() => ({}));
-    if (!res.ok && res.status !== 202) throw explain(res.status, status);
+    if (!res.ok && res.status !== 202) throw explain(res.status, status, name);
     const pct = Number(status.percentageComplete ?? 0);
     if (status.status === "completed") {
       const m = /\/drives\/([^/]+)\/items\//.exec(status.resourceLocation || "");
       return { resourceId: status.resourceId, driveId: m ? decodeURIComponent(m[1]) : state.driveId };
     }
     if (status.status === "failed" || status.status === "cancelled") {
-      throw explain(409, { error: status.error || { message: "The copy failed." } });
+      throw explain(409, { error: status.error || { message: "The copy failed." } }, name);
     }
     task.progress(pct / 100, status.status === "notStarted" ? "Waiting to start…" : `Copying… ${pct.toFixed(0)}%`);
     await sleep(wait);

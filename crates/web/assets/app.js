@@ -31,7 +31,8 @@ async function boot() {
   try {
     const c = await discover();
     // Signing in comes back to the server's public URL: the page must run there.
-    if (!location.href.startsWith(c.redirect)) {
+    const home = new URL(c.redirect);
+    if (home.origin !== location.origin || !location.pathname.startsWith(home.pathname)) {
       location.replace(c.redirect + location.hash);
       return;
     }
@@ -46,7 +47,9 @@ async function boot() {
   try {
     await loadDrives();
   } catch (e) {
-    return e.signIn ? welcome(e.message) : (show("drive"), say(e.message));
+    if (e.signIn) return welcome(e.message);
+    show("drive");
+    return say(e.message, { actions: [["Try again", () => location.reload()]] });
   }
   wire();
   if (back) history.replaceState(null, "", back);
@@ -80,7 +83,15 @@ async function quota(driveId) {
 }
 
 async function route() {
-  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  // A hand-edited address that does not decode shows the drive's root.
+  const decode = (p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return "";
+    }
+  };
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decode);
   const [kind, driveId = state.drives[0].id, ...rest] = parts;
   const known = state.drives.some((d) => d.id === driveId);
   quiet();
@@ -153,7 +164,7 @@ function wire() {
 let refreshSoon = null;
 
 function upload(entries) {
-  if (!entries.length) return;
+  if (!entries.length || !state.folder) return;
   const driveId = state.driveId;
   const folderId = state.folder.id;
   uploadAll(driveId, folderId, entries, () => {

@@ -86,13 +86,26 @@ export async function completeSignIn() {
 
 async function redeem(fields) {
   const c = await discover();
-  const res = await fetch(c.token_endpoint, {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ client_id: CLIENT_ID, scope: SCOPE, ...fields }),
-  });
+  let res;
+  try {
+    res = await fetch(c.token_endpoint, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ client_id: CLIENT_ID, scope: SCOPE, ...fields }),
+    });
+  } catch {
+    const e = new Error("The server can't be reached. Check your network connection, then try again.");
+    e.offline = true;
+    throw e;
+  }
   const body = await res.json().catch(() => ({}));
+  if (res.status >= 500) {
+    const e = new Error("The server is busy or restarting. Wait a moment and try again.");
+    e.offline = true;
+    throw e;
+  }
   if (!res.ok) {
+    // The grant itself was refused (expired, revoked): only a new sign-in helps.
     sessionStorage.removeItem(KEY);
     const e = new Error(body.error_description?.split("\r\n")[0] || "The sign-in failed.");
     e.signIn = true;

@@ -1,7 +1,7 @@
 // Dialogs on the native <dialog> element (focus is kept inside, Escape closes): a name to
 // type, a yes-or-no question, and a folder to choose (in this drive or another).
 
-import { call, itemPath } from "./graph.js";
+import { call, itemPath, pages } from "./graph.js";
 
 function el(tag, props = {}, ...children) {
   const e = Object.assign(document.createElement(tag), props);
@@ -97,17 +97,29 @@ export function pickFolder(title, okText, drives, driveId, skip = new Set()) {
       close({ driveId: at.driveId, id: at.id, path: at.path.map((p) => p.name) });
     });
 
+    let asked = 0;
     async function go(to) {
+      const mine = ++asked;
+      // The root by its id, so that the caller can tell it from the folder it is in.
+      if (to.id === "root") {
+        try {
+          to = { ...to, id: (await call("GET", `/drives/${encodeURIComponent(to.driveId)}/root?$select=id`)).id };
+        } catch (e) {
+          list.replaceChildren(el("li", { className: "error", textContent: e.message }));
+          return;
+        }
+        if (mine !== asked) return;
+      }
       at = to;
       up.disabled = to.path.length === 0;
       where.textContent = `In: ${[drives.find((d) => d.id === to.driveId)?.label || "Drive", ...to.path.map((p) => p.name)].join(" › ")}`;
       list.replaceChildren(el("li", { textContent: "Loading…" }));
       try {
-        const page = await call(
-          "GET",
-          `${itemPath(to.driveId, to.id)}/children?$top=1000&$select=id,name,folder`,
-        );
-        const folders = (page.value || []).filter((i) => i.folder && !skip.has(i.id));
+        const folders = [];
+        await pages(`${itemPath(to.driveId, to.id)}/children?$top=1000&$select=id,name,folder`, (items) => {
+          folders.push(...items.filter((i) => i.folder && !skip.has(i.id)));
+        });
+        if (mine !== asked) return;
         list.replaceChildren(
           ...(folders.length ? [] : [el("li", { className: "empty", textContent: "No folders here." })]),
           ...folders.map((f) => {

@@ -48,14 +48,25 @@ export async function showFolder(driveId, path) {
   const mine = ++loading;
   state.driveId = driveId;
   state.path = path;
+  // Nothing goes into a folder until it is the one shown.
+  state.folder = null;
+  document.getElementById("drive").dataset.loading = "true";
   crumbs(driveId, path);
   $("folder-status").textContent = "Loading…";
   $("select-all").checked = false;
   list.set([]);
-  const folder = await call("GET", `${folderAddress(driveId, path)}?$select=${SELECT}`, {
-    what: path[path.length - 1],
-  });
+  let folder;
+  try {
+    folder = await call("GET", `${folderAddress(driveId, path)}?$select=${SELECT}`, {
+      what: path[path.length - 1],
+    });
+  } catch (e) {
+    // An older navigation's failure is not this folder's.
+    if (mine === loading) throw e;
+    return;
+  }
   if (mine !== loading) return;
+  delete document.getElementById("drive").dataset.loading;
   state.folder = folder;
   const total = folder.folder?.childCount ?? 0;
   let seen = 0;

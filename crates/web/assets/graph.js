@@ -38,7 +38,7 @@ export function explain(status, body, what = "") {
     return new Problem(words.InvalidAuthenticationToken, { code, status, signIn: true });
   }
   if (words[code]) return new Problem(words[code], { code, status });
-  if (inner === "invalidName" || /name/i.test(said)) {
+  if (inner === "invalidName") {
     return new Problem(`That name can't be used: ${said}`, { code, status });
   }
   if (status >= 500 || status === 0) {
@@ -52,7 +52,7 @@ export async function call(method, path, { body, what, headers = {}, raw = false
   const url = /^https?:/.test(path) || path.startsWith(API + "/") ? path : API + path;
   for (let attempt = 0; ; attempt++) {
     const token = await accessToken(attempt > 0).catch((e) => {
-      throw new Problem(e.message, { signIn: true });
+      throw new Problem(e.message, { signIn: !e.offline, status: e.offline ? 0 : 401 });
     });
     if (!token) throw new Problem("Sign in to go on.", { signIn: true });
     let res;

@@ -13,6 +13,11 @@ function button(text, label, onClick) {
   return b;
 }
 
+/** Reads out a task's end (its progress is on its bar, not read out at every step). */
+function announce(text) {
+  document.getElementById("tasks-said").textContent = text;
+}
+
 /** Adds a task; `onCancel` is offered while it runs. */
 export function addTask(label, { onCancel } = {}) {
   const id = `task-${++next}`;
@@ -35,7 +40,6 @@ export function addTask(label, { onCancel } = {}) {
   bar.append(fill);
   const status = document.createElement("span");
   status.className = "task-status";
-  status.setAttribute("aria-live", "polite");
   const actions = document.createElement("span");
   actions.className = "task-actions";
   if (onCancel) actions.append(button("Cancel", `Cancel ${label}`, onCancel));
@@ -62,16 +66,19 @@ export function addTask(label, { onCancel } = {}) {
     done(text, extra = []) {
       this.progress(1, text);
       row.dataset.state = "done";
+      announce(`${label}: ${text}`);
       setActions(...extra, dismiss);
     },
     failed(message, retry) {
       row.dataset.state = "failed";
       status.textContent = message;
+      announce(`${label}: ${message}`);
       setActions(...(retry ? [button("Retry", `Retry ${label}`, retry)] : []), dismiss);
     },
     cancelled() {
       row.dataset.state = "cancelled";
       status.textContent = "Cancelled.";
+      announce(`${label}: cancelled`);
       setActions(dismiss);
     },
     running(onCancelAgain) {

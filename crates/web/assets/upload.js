@@ -81,6 +81,7 @@ class Upload {
 
   async whole() {
     const token = await accessToken();
+    this.stopIfCancelled();
     const { status, json } = await send(
       "PUT",
       this.target("content"),
@@ -93,6 +94,11 @@ class Upload {
     return json;
   }
 
+  /** Stops here when the user cancelled during the last wait. */
+  stopIfCancelled() {
+    if (this.cancelledByUser) throw new Problem("Cancelled.", { code: "cancelled" });
+  }
+
   async inFragments() {
     if (!this.session) {
       const made = await call("POST", this.target("createUploadSession"), {
@@ -100,9 +106,15 @@ class Upload {
         what: this.file.name,
       });
       this.session = made.uploadUrl;
+      // Cancelled while the session was being made: it is deleted, nothing is sent.
+      if (this.cancelledByUser) {
+        await fetch(this.session, { method: "DELETE" }).catch(() => {});
+        this.stopIfCancelled();
+      }
     }
     let offset = await this.resumeAt();
     for (;;) {
+      this.stopIfCancelled();
       const end = Math.min(offset + FRAGMENT, this.file.size);
       const size = this.file.size;
       let res;
@@ -146,7 +158,7 @@ class Upload {
     });
     if (res.status === 404) {
       this.session = null;
-      throw new Problem("The upload expired on the server. Retry to start it again.");
+      throw new Problem("The upload expired on the server. Retry to start it again.", { status: 404 });
     }
     const json = await res.json().catch(() => null);
     if (!res.ok) throw explain(res.status, json, this.file.name);

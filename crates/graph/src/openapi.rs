@@ -84,7 +84,6 @@ pub fn document() -> Value {
     }
     let get = json!({
         "summary": "The drives the signed-in user reaches: their own, then their groups'",
-        "parameters": [select_expand().swap_remove(0)],
         "responses": responses(&[("200", returns("The drives.", "DriveCollection"))]),
     });
     paths.insert(

@@ -8,6 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::api::get_ok;
 use common::{Backend, TestServer};
 use futures::StreamExt;
 
@@ -90,11 +91,7 @@ async fn a_day_in_the_web_drive() {
     );
 
     // What the person did is on the server, as any client sees it.
-    let copy = api
-        .get(&format!("/me/drive/root:/Projects/{BIG}"))
-        .await
-        .expect(200)
-        .json();
+    let copy = get_ok(&api, &format!("/me/drive/root:/Projects/{BIG}")).await;
     assert_eq!(copy["folder"]["childCount"], BIG_COUNT);
     for (path, want) in [
         ("Projects/greeting.txt", &b"hello from the browser\n"[..]),
@@ -108,11 +105,7 @@ async fn a_day_in_the_web_drive() {
         assert_eq!(got, want, "{path}");
     }
     for (path, size) in [("large.bin", 30 << 20), ("Holiday/day 1/photo.jpg", 1000)] {
-        let item = api
-            .get(&format!("/me/drive/root:/{path}"))
-            .await
-            .expect(200)
-            .json();
+        let item = get_ok(&api, &format!("/me/drive/root:/{path}")).await;
         assert_eq!(item["size"], size, "{path}");
     }
     api.get("/groups/team/drive/root:/greeting.txt")

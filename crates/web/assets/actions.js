@@ -114,7 +114,7 @@ async function follow(monitor, task, name) {
     try {
       res = await fetch(monitor);
     } catch {
-      task.progress(0, "Connection lost. Checking again…");
+      task.status("Connection lost. Checking again…");
       await sleep(2000);
       continue;
     }

@@ -63,6 +63,10 @@ export function addTask(label, { onCancel } = {}) {
       status.textContent = text ?? `${pct}%`;
       row.dataset.state = "running";
     },
+    /** Says what the task is doing, its bar left where it is. */
+    status(text) {
+      status.textContent = text;
+    },
     done(text, extra = []) {
       this.progress(1, text);
       row.dataset.state = "done";

@@ -168,10 +168,7 @@ class Upload {
   /** After a dropped connection: waits for the server to answer again, then goes on. */
   async reconnect() {
     for (let i = 0; i < RETRIES; i++) {
-      this.task.progress(
-        Number(this.task.row.querySelector("[role=progressbar]").getAttribute("aria-valuenow")) / 100,
-        "Connection lost. Resuming…",
-      );
+      this.task.status("Connection lost. Resuming…");
       await sleep(Math.min(500 * 2 ** i, 15_000));
       if (this.cancelledByUser) throw new Problem("Cancelled.", { code: "cancelled" });
       try {
